@@ -1,0 +1,3 @@
+"""Hook implementations of trainscope-jax: the `train` and `doctor` commands."""
+
+from __future__ import annotations

@@ -1,0 +1,32 @@
+"""trainscope: see what a training run is doing while it runs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from trainscope.hookspecs import hookimpl
+from trainscope.metrics import MetricValueError
+from trainscope.plugins import PluginError, PluginInfo, PluginManager, PluginWarning, create_plugin_manager
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+from trainscope.session import SessionStateError, TrainingSession
+from trainscope.spec import LayerSpec, ModelSpec
+
+__all__ = [
+    "EpochSummary",
+    "LayerSpec",
+    "MetricValueError",
+    "ModelSpec",
+    "PhaseInfo",
+    "PluginError",
+    "PluginInfo",
+    "PluginManager",
+    "PluginWarning",
+    "RunInfo",
+    "RunStatus",
+    "SessionStateError",
+    "StepRecord",
+    "TrainingSession",
+    "__version__",
+    "create_plugin_manager",
+    "hookimpl",
+]

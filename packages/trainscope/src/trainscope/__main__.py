@@ -1,0 +1,5 @@
+"""``python -m trainscope``."""
+
+from trainscope.cli import main
+
+main()

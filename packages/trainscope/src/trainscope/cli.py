@@ -1,0 +1,92 @@
+"""The ``trainscope`` command line; packages add sub-commands through a hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import click
+
+from trainscope import __version__
+from trainscope.plugins import PluginManager, create_plugin_manager
+
+
+@dataclass
+class CliContext:
+    """What every sub-command gets as ``ctx.obj``: the plugin manager and ``-p no:`` names."""
+
+    plugin_manager: PluginManager
+    disabled: list[str] = field(default_factory=list)
+
+
+def blocked_names(args: Sequence[str]) -> list[str]:
+    """The plugin names blocked with ``-p no:NAME`` (or ``-pno:NAME``) in ``args``."""
+    names: list[str] = []
+    for i, arg in enumerate(args):
+        value = None
+        if arg == "-p" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("-p") and arg != "-p":
+            value = arg[2:].lstrip("=")
+        if value is not None and value.startswith("no:"):
+            names.append(value[3:])
+    return names
+
+
+def _check_plugin_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not value.startswith("no:") or not value[3:]:
+            raise click.BadParameter(f"expected no:NAME to block plugin NAME, got {value!r}", ctx, param)
+    return values
+
+
+def build_cli(plugin_manager: PluginManager) -> click.Group:
+    """A fresh ``trainscope`` group with every enabled plugin's commands added."""
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="trainscope")
+    @click.option(
+        "-p",
+        "plugin_options",
+        multiple=True,
+        metavar="no:NAME",
+        callback=_check_plugin_option,
+        help="Block plugin NAME for this command (repeatable).",
+    )
+    def trainscope(plugin_options: tuple[str, ...]) -> None:
+        """trainscope: see what a training run is doing while it runs."""
+
+    trainscope.add_command(plugins_command)
+    plugin_manager.register_commands(trainscope)
+    return trainscope
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def plugins_command(obj: CliContext, as_json: bool) -> None:
+    """List every plugin found: distribution, version, hooks, enabled or why not."""
+    infos = obj.plugin_manager.list_plugins()
+    if as_json:
+        click.echo(json.dumps([info.as_dict() for info in infos], indent=2))
+        return
+    if not infos:
+        click.echo("No trainscope plugins installed.")
+        return
+    for info in infos:
+        dist = f"{info.distribution} {info.version}" if info.distribution else "(registered in code)"
+        state = "enabled" if info.enabled else f"disabled: {info.reason}"
+        click.echo(f"{info.name}  [{dist}]  {state}")
+        if info.hooks:
+            click.echo(f"    hooks: {', '.join(info.hooks)}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    disabled = blocked_names(args)
+    manager = create_plugin_manager(disable=disabled, disable_reason="blocked by -p no:NAME")
+    group = build_cli(manager)
+    group.main(args=args, prog_name="trainscope", obj=CliContext(manager, disabled))

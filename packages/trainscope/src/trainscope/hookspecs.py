@@ -1,0 +1,125 @@
+"""The training lifecycle as pluggy hooks.
+
+Implementations may accept any subset of a hook's arguments, so arguments can be
+added later without breaking plugins. Every hook is a notification: return values
+are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+
+if TYPE_CHECKING:
+    import click
+
+PROJECT_NAME = "trainscope"
+"""The pluggy project name and the entry-point group plugins are found through."""
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+# -- run -----------------------------------------------------------------------
+
+
+@hookspec
+def trainscope_train_start(run: RunInfo) -> None:
+    """Called once, before the first epoch.
+
+    :param run: the run: name, run_id, epochs, steps per epoch, validation
+        steps, model spec (or None), config and environment.
+    """
+
+
+@hookspec
+def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+    """Called exactly once, when the run ends, after every buffered step was reported.
+
+    :param run: the run.
+    :param status: ``"completed"``, ``"interrupted"`` (KeyboardInterrupt) or ``"failed"``.
+    :param error: the exception that ended the run, or None when it completed.
+    """
+
+
+# -- epoch ---------------------------------------------------------------------
+
+
+@hookspec
+def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
+    """Called at the start of each epoch.
+
+    :param run: the run.
+    :param epoch: the epoch number as given to ``start_epoch`` (1-based by convention).
+    """
+
+
+@hookspec
+def trainscope_epoch_end(run: RunInfo, epoch: int, summary: EpochSummary) -> None:
+    """Called once per epoch, when it ends (``print_epoch_summary``, the next
+    ``start_epoch`` or ``finish_training``).
+
+    :param run: the run.
+    :param epoch: the epoch that ended.
+    :param summary: the training and validation means (None for a phase that did not run)
+        and the epoch's duration in seconds.
+    """
+
+
+# -- phase ---------------------------------------------------------------------
+
+
+@hookspec
+def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
+    """Called when a training or validation phase starts.
+
+    :param run: the run.
+    :param phase: the phase: name (``"train"`` or ``"validation"``), epoch, total
+        steps (None when unknown); its step, running means and elapsed time update
+        as steps are reported.
+    """
+
+
+@hookspec
+def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: Sequence[StepRecord]) -> None:
+    """Called with a batch of step records, at most every refresh interval and at phase end.
+
+    Every step reaches the reporters exactly once, in order. ``phase.metrics``
+    already includes these records in its running means.
+
+    :param run: the run.
+    :param phase: the phase the steps belong to.
+    :param records: the steps since the last call: step number, metrics as floats,
+        wall-clock time.
+    """
+
+
+@hookspec
+def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
+    """Called when a phase finishes; ``phase.metrics`` holds the phase means.
+
+    :param run: the run.
+    :param phase: the finished phase (``phase.ended`` is True, ``phase.elapsed`` its duration).
+    """
+
+
+# -- command line --------------------------------------------------------------
+
+
+@hookspec
+def trainscope_register_commands(cli: click.Group) -> None:
+    """Called when the ``trainscope`` command line is built, to add sub-commands.
+
+    :param cli: the ``trainscope`` click group; call ``cli.add_command(...)``.
+    """
+
+
+HOOK_NAMES: Sequence[str] = tuple(
+    name for name in dir() if name.startswith("trainscope_") and callable(globals()[name])
+)
+"""Every hook name of the specification."""
+
+__all__ = ["HOOK_NAMES", "PROJECT_NAME", "hookimpl", "hookspec"]

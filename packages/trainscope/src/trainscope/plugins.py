@@ -1,0 +1,280 @@
+"""The plugin manager: finds reporters through entry points and calls them safely."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from trainscope import environment_variables as env_vars
+from trainscope import hookspecs
+from trainscope.hookspecs import PROJECT_NAME
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+
+if TYPE_CHECKING:
+    import click
+
+
+class PluginError(Exception):
+    """A plugin cannot be used as written (for example, a misspelt hook name)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded, or was disabled after it raised."""
+
+
+@dataclass
+class PluginInfo:
+    """What ``trainscope plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    enabled: bool = True
+    reason: str | None = None
+    """Why the plugin is not enabled; None when it is."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "hooks": self.hooks,
+            "enabled": self.enabled,
+            "reason": self.reason,
+        }
+
+
+def parse_name_list(value: str | None) -> list[str]:
+    """Split a comma-separated list of plugin names, dropping blanks."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class PluginManager:
+    """pluggy's manager plus entry-point loading, plugin status and reporter isolation.
+
+    Each hook has a typed method (``train_start``, ``progress``, ...). A hook
+    implementation that raises disables its plugin with one :class:`PluginWarning`
+    naming the plugin and the hook; with ``strict`` the exception propagates.
+    """
+
+    def __init__(self, *, strict: bool = False, trace: bool = False) -> None:
+        self.strict = strict
+        self.trace = trace
+        self.pluggy = pluggy.PluginManager(PROJECT_NAME)
+        self.pluggy.add_hookspecs(hookspecs)
+        self._infos: dict[str, PluginInfo] = {}
+
+    # -- registration ----------------------------------------------------------
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object (a module, class instance, ...) and return its name."""
+        try:
+            registered = self.pluggy.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin!r} cannot be registered: {exc}") from exc
+        if registered is None:  # pragma: no cover - only for blocked names
+            raise PluginError(f"plugin name {name!r} is blocked")
+        info = self._infos.setdefault(registered, PluginInfo(name=registered))
+        info.hooks = self._hooks_of(plugin)
+        info.enabled, info.reason = True, None
+        return registered
+
+    def _hooks_of(self, plugin: object) -> list[str]:
+        callers = self.pluggy.get_hookcallers(plugin) or []
+        return sorted(caller.name for caller in callers)
+
+    def block(self, name: str, reason: str) -> None:
+        """Prevent a plugin from loading (or unregister it), recording why."""
+        if self.pluggy.has_plugin(name):
+            self.pluggy.unregister(name=name)
+        self.pluggy.set_blocked(name)
+        info = self._infos.setdefault(name, PluginInfo(name=name))
+        info.enabled, info.reason = False, reason
+
+    def load_entry_points(
+        self, *, allow: Sequence[str] | None, blocked: Mapping[str, str]
+    ) -> None:
+        """Load every entry point of group ``trainscope`` that is allowed and not blocked.
+
+        ``allow`` None means every name is allowed; ``blocked`` maps names to the
+        reason they are blocked. A plugin whose import fails gives one warning.
+        """
+        found = sorted(entry_points(group=PROJECT_NAME), key=lambda ep: ep.name)
+        names = {ep.name for ep in found}
+        for name in sorted((set(blocked) | set(allow or ())) - names):
+            warnings.warn(
+                f"trainscope: no plugin named {name!r} is installed "
+                f"(installed: {', '.join(sorted(names)) or 'none'})",
+                PluginWarning,
+                stacklevel=3,
+            )
+        for ep in found:
+            info = self._info_for(ep)
+            if ep.name in blocked:
+                self.block(ep.name, blocked[ep.name])
+            elif allow is not None and ep.name not in allow:
+                self.block(ep.name, f"not listed in {env_vars.TRAINSCOPE_PLUGINS}")
+            elif self.pluggy.has_plugin(ep.name):
+                info.reason = "duplicate name: another distribution registered it first"
+            else:
+                self._load(ep, info)
+        self.check_pending()
+
+    def _info_for(self, ep: EntryPoint) -> PluginInfo:
+        info = self._infos.setdefault(ep.name, PluginInfo(name=ep.name))
+        if ep.dist is not None:
+            info.distribution = ep.dist.name
+            info.version = ep.dist.version
+        return info
+
+    def _load(self, ep: EntryPoint, info: PluginInfo) -> None:
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import error disables only this plugin
+            info.enabled, info.reason = False, f"import failed: {type(exc).__name__}: {exc}"
+            warnings.warn(
+                f"trainscope: plugin {ep.name!r} ({ep.value}) could not be imported and is "
+                f"skipped: {type(exc).__name__}: {exc}",
+                PluginWarning,
+                stacklevel=4,
+            )
+            return
+        self.register(plugin, name=ep.name)
+
+    def check_pending(self) -> None:
+        """Fail loudly on a hook implementation whose name matches no hook."""
+        try:
+            self.pluggy.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"{exc} (known hooks: {', '.join(hookspecs.HOOK_NAMES)}); "
+                "fix the hook name in the plugin, or block it with "
+                f"{env_vars.TRAINSCOPE_DISABLE_PLUGINS}"
+            ) from exc
+
+    def list_plugins(self) -> list[PluginInfo]:
+        """Every plugin seen: loaded, blocked or failed."""
+        return [self._infos[name] for name in sorted(self._infos)]
+
+    def enabled_names(self) -> list[str]:
+        return [info.name for info in self.list_plugins() if info.enabled]
+
+    # -- calling ---------------------------------------------------------------
+
+    def _call(self, hook_name: str, **kwargs: Any) -> None:
+        hook = getattr(self.pluggy.hook, hook_name)
+        impls = hook.get_hookimpls()
+        if self.trace:
+            names = ", ".join(impl.plugin_name for impl in reversed(impls)) or "no plugin"
+            print(f"trainscope: {hook_name} -> {names}", file=sys.stderr)
+        for impl in reversed(impls):  # pluggy's order: last registered first
+            try:
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:
+                if self.strict:
+                    raise
+                self._disable_after_error(impl.plugin_name, hook_name, exc)
+
+    def _disable_after_error(self, name: str, hook_name: str, exc: Exception) -> None:
+        warnings.warn(
+            f"trainscope: plugin {name!r} raised in {hook_name} and is disabled for the rest "
+            f"of this run: {type(exc).__name__}: {exc} "
+            f"(set {env_vars.TRAINSCOPE_STRICT}=1 to re-raise)",
+            PluginWarning,
+            stacklevel=4,
+        )
+        if self.pluggy.has_plugin(name):
+            self.pluggy.unregister(name=name)
+        info = self._infos.setdefault(name, PluginInfo(name=name))
+        info.enabled = False
+        info.reason = f"disabled after {type(exc).__name__} in {hook_name}"
+
+    def train_start(self, run: RunInfo) -> None:
+        self._call("trainscope_train_start", run=run)
+
+    def epoch_start(self, run: RunInfo, epoch: int) -> None:
+        self._call("trainscope_epoch_start", run=run, epoch=epoch)
+
+    def phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._call("trainscope_phase_start", run=run, phase=phase)
+
+    def progress(self, run: RunInfo, phase: PhaseInfo, records: Sequence[StepRecord]) -> None:
+        self._call("trainscope_progress", run=run, phase=phase, records=records)
+
+    def phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._call("trainscope_phase_end", run=run, phase=phase)
+
+    def epoch_end(self, run: RunInfo, epoch: int, summary: EpochSummary) -> None:
+        self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
+
+    def train_end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+        self._call("trainscope_train_end", run=run, status=status, error=error)
+
+    def register_commands(self, cli: click.Group) -> None:
+        self._call("trainscope_register_commands", cli=cli)
+
+
+def _object_name(plugin: object, taken: pluggy.PluginManager) -> str:
+    """A readable, unused name for a plugin object: its ``__name__`` or class name."""
+    base = getattr(plugin, "__name__", None) or type(plugin).__name__
+    name, n = base, 1
+    while taken.has_plugin(name) or taken.is_blocked(name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def create_plugin_manager(
+    *,
+    plugins: Iterable[object] | None = None,
+    disable: Iterable[str] = (),
+    disable_reason: str = "blocked by disable=",
+    strict: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PluginManager:
+    """Build a plugin manager.
+
+    ``plugins`` None loads every installed entry point, filtered by
+    ``TRAINSCOPE_PLUGINS`` (allow-list) and ``TRAINSCOPE_DISABLE_PLUGINS``
+    (block-list). A list loads exactly its items: a string names an entry point
+    to load, any other object is registered as a plugin. ``disable`` blocks names
+    in both cases; ``strict`` None reads ``TRAINSCOPE_STRICT``.
+    """
+    environ = os.environ if environ is None else environ
+    if strict is None:
+        strict = _truthy(environ.get(env_vars.TRAINSCOPE_STRICT))
+    manager = PluginManager(strict=strict, trace=_truthy(environ.get(env_vars.TRAINSCOPE_TRACE_PLUGINS)))
+
+    blocked = {name: f"blocked by {env_vars.TRAINSCOPE_DISABLE_PLUGINS}" for name in
+               parse_name_list(environ.get(env_vars.TRAINSCOPE_DISABLE_PLUGINS))}
+    blocked.update({name: disable_reason for name in disable})
+
+    allow: list[str] | None
+    objects: list[object] = []
+    if plugins is None:
+        allow_text = environ.get(env_vars.TRAINSCOPE_PLUGINS)
+        allow = None if allow_text is None else parse_name_list(allow_text)
+    else:
+        items = list(plugins)
+        allow = [item for item in items if isinstance(item, str)]
+        objects = [item for item in items if not isinstance(item, str)]
+
+    for obj in objects:
+        manager.register(obj, name=_object_name(obj, taken=manager.pluggy))
+    if plugins is None or allow:
+        manager.load_entry_points(allow=allow, blocked=blocked)
+    else:
+        manager.check_pending()
+    return manager

@@ -1,0 +1,106 @@
+"""What the architecture printer prints: a framework-neutral description of a model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a model, as a PyTorch-style ``(name): Kind(args)`` line.
+
+    ``params`` counts the layer's own parameters (not its children's);
+    ``trainable_params`` defaults to ``params``. ``args`` is the text inside the
+    parentheses. ``output_shape`` excludes the batch dimension. ``children`` makes
+    the layer a block whose sub-layers print indented beneath it.
+    """
+
+    name: str
+    kind: str
+    args: str = ""
+    params: int = 0
+    trainable_params: int | None = None
+    output_shape: tuple[int, ...] = ()
+    children: Sequence[LayerSpec] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.params < 0:
+            raise ValueError(f"layer {self.name!r}: params must be >= 0, got {self.params}")
+        if self.trainable_params is None:
+            object.__setattr__(self, "trainable_params", self.params)
+        elif not 0 <= self.trainable_params <= self.params:
+            raise ValueError(
+                f"layer {self.name!r}: trainable_params must be between 0 and params "
+                f"({self.params}), got {self.trainable_params}"
+            )
+        object.__setattr__(self, "output_shape", tuple(int(d) for d in self.output_shape))
+        object.__setattr__(self, "children", tuple(self.children))
+
+    @property
+    def trainable(self) -> int:
+        """Trainable parameters of this layer alone (``trainable_params`` resolved)."""
+        return self.params if self.trainable_params is None else self.trainable_params
+
+    def walk(self) -> Iterator[LayerSpec]:
+        """This layer, then every descendant, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model: its name, input shape (without batch), layers, and element size."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    layers: Sequence[LayerSpec]
+    dtype_bytes: int = 4
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.dtype_bytes <= 0 or self.batch_size <= 0:
+            raise ValueError("dtype_bytes and batch_size must be positive")
+
+    def walk(self) -> Iterator[LayerSpec]:
+        """Every layer, nested ones included, depth first."""
+        for layer in self.layers:
+            yield from layer.walk()
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params for layer in self.walk())
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.trainable for layer in self.walk())
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of one batch of input."""
+        return math.prod(self.input_shape) * self.batch_size * self.dtype_bytes
+
+    @property
+    def forward_backward_bytes(self) -> int:
+        """2 x the output bytes of every layer that has parameters (torchinfo's rule)."""
+        return 2 * sum(
+            math.prod(layer.output_shape) * self.batch_size * self.dtype_bytes
+            for layer in self.walk()
+            if layer.params > 0
+        )
+
+    @property
+    def params_bytes(self) -> int:
+        return self.total_params * self.dtype_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.input_bytes + self.forward_backward_bytes + self.params_bytes

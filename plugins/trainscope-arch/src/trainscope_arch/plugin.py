@@ -1,0 +1,3 @@
+"""The `arch` reporter's hook implementations (entry point `arch`)."""
+
+from __future__ import annotations

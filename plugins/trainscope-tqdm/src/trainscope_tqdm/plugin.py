@@ -1,0 +1,3 @@
+"""The `tqdm` reporter's hook implementations (entry point `tqdm`)."""
+
+from __future__ import annotations
