@@ -35,7 +35,9 @@ def blocked_names(args: Sequence[str]) -> list[str]:
     return names
 
 
-def _check_plugin_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+def _check_plugin_option(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
     for value in values:
         if not value.startswith("no:") or not value[3:]:
             raise click.BadParameter(f"expected no:NAME to block plugin NAME, got {value!r}", ctx, param)
@@ -59,6 +61,7 @@ def build_cli(plugin_manager: PluginManager) -> click.Group:
         """trainscope: see what a training run is doing while it runs."""
 
     trainscope.add_command(plugins_command)
+    trainscope.add_command(demo_command)
     plugin_manager.register_commands(trainscope)
     return trainscope
 
@@ -81,6 +84,24 @@ def plugins_command(obj: CliContext, as_json: bool) -> None:
         click.echo(f"{info.name}  [{dist}]  {state}")
         if info.hooks:
             click.echo(f"    hooks: {', '.join(info.hooks)}")
+
+
+@click.command("demo")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", default=60, show_default=True, type=click.IntRange(min=1))
+@click.option("--step-seconds", default=0.02, show_default=True, type=click.FloatRange(min=0))
+@click.pass_obj
+def demo_command(obj: CliContext, epochs: int, steps: int, step_seconds: float) -> None:
+    """Show every enabled reporter on a scripted run (nothing is trained)."""
+    from trainscope.demo import run_demo
+
+    run_demo(
+        epochs=epochs,
+        steps=steps,
+        validation_steps=max(1, steps // 4),
+        step_seconds=step_seconds,
+        disable=obj.disabled,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

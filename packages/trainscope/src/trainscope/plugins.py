@@ -103,9 +103,7 @@ class PluginManager:
         info = self._infos.setdefault(name, PluginInfo(name=name))
         info.enabled, info.reason = False, reason
 
-    def load_entry_points(
-        self, *, allow: Sequence[str] | None, blocked: Mapping[str, str]
-    ) -> None:
+    def load_entry_points(self, *, allow: Sequence[str] | None, blocked: Mapping[str, str]) -> None:
         """Load every entry point of group ``trainscope`` that is allowed and not blocked.
 
         ``allow`` None means every name is allowed; ``blocked`` maps names to the
@@ -257,8 +255,10 @@ def create_plugin_manager(
         strict = _truthy(environ.get(env_vars.TRAINSCOPE_STRICT))
     manager = PluginManager(strict=strict, trace=_truthy(environ.get(env_vars.TRAINSCOPE_TRACE_PLUGINS)))
 
-    blocked = {name: f"blocked by {env_vars.TRAINSCOPE_DISABLE_PLUGINS}" for name in
-               parse_name_list(environ.get(env_vars.TRAINSCOPE_DISABLE_PLUGINS))}
+    blocked = {
+        name: f"blocked by {env_vars.TRAINSCOPE_DISABLE_PLUGINS}"
+        for name in parse_name_list(environ.get(env_vars.TRAINSCOPE_DISABLE_PLUGINS))
+    }
     blocked.update({name: disable_reason for name in disable})
 
     allow: list[str] | None

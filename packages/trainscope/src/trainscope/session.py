@@ -10,12 +10,12 @@ from types import TracebackType
 from typing import Any
 
 from trainscope import __version__
-from trainscope.metrics import Entry, RunningMeans, check_metric, convert_entries, wall_clock_offset
+from trainscope.metrics import Entry, RunningMeans, check_metric, convert_entries
 from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.spec import ModelSpec
 
-_PLAIN_TYPES = (float, int, type(None))
+_PLAIN_TYPES = frozenset({float, int, type(None)})
 _monotonic = time.monotonic
 
 
@@ -78,7 +78,7 @@ class TrainingSession:
             environment={**_default_environment(), **(environment or {})},
         )
         self.refresh_interval = refresh_interval
-        self._clock_offset = wall_clock_offset()
+        self._clock_offset = time.time() - time.monotonic()
         self._started = False
         self._ended = False
         self._epoch: int | None = None
@@ -198,8 +198,9 @@ class TrainingSession:
 
     def _start_phase(self, name: PhaseName, total: int | None) -> None:
         now = _monotonic()
-        self._phase = PhaseInfo(name=name, epoch=self._epoch or 0, total=total,
-                                start_time=now + self._clock_offset)
+        self._phase = PhaseInfo(
+            name=name, epoch=self._epoch or 0, total=total, start_time=now + self._clock_offset
+        )
         self._phase_t0 = now
         self._last_flush = now
         self._means = RunningMeans()
@@ -229,7 +230,14 @@ class TrainingSession:
         phase = self._phase
         if phase is None or phase.ended or phase.name != "train":
             self._out_of_order("update_training_progress", "start_epoch(epoch)")
-        self._buffer_step(step, loss, accuracy, metrics)
+        if type(step) is not int:
+            step = _as_step(step)
+        if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
+            loss, accuracy, metrics = _normalize_metrics(loss, accuracy, metrics)
+        now = _monotonic()
+        self._buffer.append((step, loss, accuracy, metrics or None, now))
+        if now - self._last_flush >= self.refresh_interval:
+            self._flush(now)
 
     def update_validation_progress(
         self, step: int, loss: Any = None, accuracy: Any = None, /, **metrics: Any
@@ -238,9 +246,6 @@ class TrainingSession:
         phase = self._phase
         if phase is None or phase.ended or phase.name != "validation":
             self._out_of_order("update_validation_progress", "start_validation()")
-        self._buffer_step(step, loss, accuracy, metrics)
-
-    def _buffer_step(self, step: int, loss: Any, accuracy: Any, metrics: dict[str, Any]) -> None:
         if type(step) is not int:
             step = _as_step(step)
         if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
@@ -257,8 +262,8 @@ class TrainingSession:
         phase = self._phase
         assert phase is not None
         entries, self._buffer = self._buffer, []
-        records = convert_entries(entries, self._clock_offset)
-        self._means.add(records)
+        records, columns = convert_entries(entries, self._clock_offset)
+        self._means.add(columns)
         phase.metrics = self._means.means()
         phase.step = records[-1].step
         phase.steps += len(records)
@@ -286,9 +291,7 @@ def _as_step(step: Any) -> int:
         raise TypeError(f"step must be an integer, got {type(step).__name__}: {step!r:.40}") from None
 
 
-def _normalize_metrics(
-    loss: Any, accuracy: Any, metrics: dict[str, Any]
-) -> tuple[Any, Any, dict[str, Any]]:
+def _normalize_metrics(loss: Any, accuracy: Any, metrics: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """Accept ``(loss, accuracy, **metrics)`` or ``({...}, **metrics)``; check every value."""
     if isinstance(loss, Mapping):
         if accuracy is not None:

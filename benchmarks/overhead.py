@@ -1,0 +1,125 @@
+"""Per-step cost of reporting and memory growth of a long run.
+
+Measures the amortized time per ``update_training_progress`` call (buffering, the
+batched flushes, the reporters' work) with no reporter, with each installed reporter
+alone and with all of them, side by side in one run (rounds interleave the
+configurations; medians are reported). Reporters write to a null device and a
+temporary log folder. Then the traced memory after 10,000 and after 100,000 steps of a
+run with every reporter: it must not grow with the number of steps.
+
+    python benchmarks/overhead.py [--steps N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator, Sequence
+from importlib.metadata import entry_points
+
+from trainscope import TrainingSession
+from trainscope import environment_variables as env_vars
+
+REPORTERS = ("tqdm", "summary", "arch", "jsonl")
+
+
+def installed_reporters() -> list[str]:
+    names = {ep.name for ep in entry_points(group="trainscope")}
+    return [name for name in REPORTERS if name in names]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Send the reporters' output to the null device (at the file-descriptor level too)."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        yield
+
+
+def run_steps(plugins: Sequence[str], steps: int, values: str = "float") -> float:
+    """Seconds for one training phase of ``steps`` steps, reported to ``plugins``."""
+    losses: list[object]
+    if values == "jax":
+        import jax.numpy as jnp
+
+        losses = [jnp.asarray(0.5, dtype=jnp.float32), jnp.asarray(0.25, dtype=jnp.float32)]
+    else:
+        losses = [0.5, 0.25]
+    loss, accuracy = losses
+    with quiet(), TrainingSession("Bench", 1, steps, plugins=list(plugins)) as session:
+        session.start_epoch(1)
+        update = session.update_training_progress
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            update(step, loss, accuracy)
+        session.finish_training_epoch()
+        return time.perf_counter() - start
+
+
+def memory_growth(plugins: Sequence[str], steps: int = 100_000, probe: int = 10_000) -> tuple[int, int]:
+    """Traced bytes after ``probe`` steps and after ``steps`` steps of one phase."""
+    tracemalloc.start()
+    try:
+        with quiet(), TrainingSession("Bench", 1, steps, plugins=list(plugins)) as session:
+            session.start_epoch(1)
+            at_probe = 0
+            for step in range(1, steps + 1):
+                session.update_training_progress(step, 0.5, 0.25)
+                if step == probe:
+                    session._flush(time.monotonic())  # measure with an empty buffer
+                    at_probe = tracemalloc.get_traced_memory()[0]
+            session._flush(time.monotonic())
+            at_end = tracemalloc.get_traced_memory()[0]
+        return at_probe, at_end
+    finally:
+        tracemalloc.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    os.environ[env_vars.TRAINSCOPE_LOG_DIR] = tempfile.mkdtemp(prefix="trainscope-bench-")
+    reporters = installed_reporters()
+    configs: dict[str, list[str]] = {"no reporter": []}
+    configs.update({f"{name} alone": [name] for name in reporters})
+    configs[f"all ({', '.join(reporters)})"] = reporters
+    timings: dict[str, list[float]] = {label: [] for label in configs}
+    run_steps([], 10_000)  # warm up
+    for _ in range(args.rounds):
+        for label, plugins in configs.items():
+            timings[label].append(run_steps(plugins, args.steps) / args.steps)
+
+    print("Per-step cost of update_training_progress(step, loss, accuracy), Python floats")
+    print(
+        f"({args.steps:,} steps per run, median of {args.rounds} interleaved rounds, "
+        f"Python {sys.version.split()[0]})"
+    )
+    base = statistics.median(timings["no reporter"])
+    for label, values in timings.items():
+        median = statistics.median(values)
+        print(f"  {label:<40} {median * 1e6:7.3f} us/step   x{median / base:5.2f} of no reporter")
+
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        jax_times = [run_steps([], args.steps // 4, "jax") / (args.steps // 4) for _ in range(args.rounds)]
+        print(f"  {'no reporter, JAX scalar arrays':<40} {statistics.median(jax_times) * 1e6:7.3f} us/step")
+
+    at_probe, at_end = memory_growth(reporters)
+    print("Memory, every reporter, traced by tracemalloc:")
+    print(f"  after  10,000 steps: {at_probe / 1024:9.1f} KiB")
+    print(f"  after 100,000 steps: {at_end / 1024:9.1f} KiB   growth {(at_end - at_probe) / 1024:+.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()

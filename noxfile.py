@@ -1,0 +1,115 @@
+"""CI sessions: tests (oldest and newest jax), lint, typecheck, wheels, docs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "typecheck", "wheels", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PACKAGES = sorted(path.parent for path in ROOT.glob("packages/*/pyproject.toml")) + sorted(
+    path.parent for path in ROOT.glob("plugins/*/pyproject.toml")
+)
+JAX_VERSIONS = {
+    # 0.5.0 is the newest jax that jax-metal 0.1.1 runs with; optax 0.2.6+ needs jax 0.5.3.
+    "0.5.0": ["jax==0.5.0", "jaxlib==0.5.0", "optax<0.2.6"],
+    "newest": ["jax", "jaxlib", "optax"],
+}
+TEST_TOOLS = ["pytest>=8", "numpy>=1.24"]
+
+
+def _install_workspace(session: nox.Session, *extra: str) -> None:
+    """Install every package of the repository editable, plus ``extra`` requirements."""
+    editable = [arg for path in PACKAGES for arg in ("-e", str(path))]
+    session.install(*editable, *extra)
+
+
+def _declared_entry_points() -> dict[str, str]:
+    """Entry-point name -> distribution, for every package of the repository."""
+    found: dict[str, str] = {}
+    for path in PACKAGES:
+        project = tomllib.loads((path / "pyproject.toml").read_text())["project"]
+        for name in project.get("entry-points", {}).get("trainscope", {}):
+            found[name] = project["name"]
+    return found
+
+
+@nox.session
+@nox.parametrize("jax", list(JAX_VERSIONS))
+def tests(session: nox.Session, jax: str) -> None:
+    """The test suite against one jax version."""
+    _install_workspace(session, *TEST_TOOLS, *JAX_VERSIONS[jax])
+    session.run(
+        "python", "-c", "import jax, optax; print('jax', jax.__version__, 'optax', optax.__version__)"
+    )
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on every package."""
+    _install_workspace(session, "mypy>=1.10", *TEST_TOOLS)
+    session.run("mypy")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build every wheel, install them outside the checkout, check every entry point is found."""
+    session.install("build", "uv")
+    dist = Path(tempfile.mkdtemp(prefix="trainscope-wheels-"))
+    for path in PACKAGES:
+        session.run("python", "-m", "build", "--installer", "uv", "--wheel", "--outdir", str(dist), str(path))
+    built = sorted(dist.glob("*.whl"))
+    if len(built) != len(PACKAGES):
+        session.error(f"expected {len(PACKAGES)} wheels in {dist}, found {[w.name for w in built]}")
+
+    env = Path(tempfile.mkdtemp(prefix="trainscope-env-"))
+    session.run("uv", "venv", "--quiet", "--python", sys.executable, str(env / "venv"))
+    python = env / "venv" / "bin" / "python"
+    session.run("uv", "pip", "install", "--quiet", "--python", str(python), *map(str, built))
+
+    session.chdir(env)
+    output = session.run(
+        str(env / "venv" / "bin" / "trainscope"), "plugins", "--json", silent=True, external=True
+    )
+    listed = {entry["name"]: entry for entry in json.loads(output or "[]")}
+    for name, distribution in _declared_entry_points().items():
+        entry = listed.get(name)
+        if entry is None or not entry["enabled"] or entry["distribution"] != distribution:
+            session.error(f"entry point {name!r} of {distribution} not found enabled: {entry}")
+    session.log(f"every entry point found: {sorted(listed)}")
+    session.run(
+        str(python),
+        "-c",
+        "import trainscope_jax.data as d, pathlib, sys; "
+        "assert 'site-packages' in d.__file__, d.__file__; "
+        "train, val = d.load_digits(); print('digits from the wheel:', len(train), len(val))",
+        external=True,
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Strict documentation build."""
+    session.install("mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(tempfile.mkdtemp()) / "site"))

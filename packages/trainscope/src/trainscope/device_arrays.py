@@ -1,0 +1,55 @@
+"""Batched device-to-host conversion of JAX arrays, without importing JAX.
+
+The core never imports jax: when a buffer holds JAX arrays, jax is already imported
+by the caller, and this module uses that module object. The scalars are stacked on
+the device by one jitted call and copied to the host in one transfer. The stack
+size is rounded up to a power of two (padding with repeats) so a run compiles at
+most a handful of stackers.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+_MAX_STACK = 256
+
+
+def jax_array_type() -> type | None:
+    """``jax.Array`` if jax is imported, else None."""
+    jax = sys.modules.get("jax")
+    return getattr(jax, "Array", None) if jax is not None else None
+
+
+@cache
+def _stacker(size: int) -> Callable[..., Any]:
+    jax = sys.modules["jax"]
+    jnp = jax.numpy
+
+    def stack(*values: Any) -> Any:
+        return jnp.stack([jnp.reshape(v, ()).astype(float) for v in values])
+
+    return jax.jit(stack)
+
+
+def fetch_scalars(arrays: list[Any]) -> list[float]:
+    """Host floats for a list of one-element JAX arrays: one stacked transfer per 256 values.
+
+    Falls back to ``jax.device_get`` when the arrays cannot be stacked (for example,
+    when they live on different devices).
+    """
+    out: list[float] = []
+    for start in range(0, len(arrays), _MAX_STACK):
+        chunk = arrays[start : start + _MAX_STACK]
+        size = 1 << (len(chunk) - 1).bit_length()
+        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        try:
+            host = _stacker(size)(*padded).__array__()
+        except Exception:  # noqa: BLE001 - mixed devices, non-scalars: convert one by one
+            jax = sys.modules["jax"]
+            out.extend(float(value.reshape(())) for value in jax.device_get(chunk))
+            continue
+        out.extend(host[: len(chunk)].tolist())
+    return out

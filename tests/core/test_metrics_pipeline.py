@@ -1,0 +1,165 @@
+"""Buffering, batched conversion and running means."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trainscope import MetricValueError, TrainingSession
+
+
+def train_steps(recorder: Any, values: list[Any], *, interval: float = 60.0, **metrics: Any) -> None:
+    with TrainingSession("Net", 1, len(values), plugins=[recorder], refresh_interval=interval) as s:
+        s.start_epoch(1)
+        for step, value in enumerate(values, 1):
+            s.update_training_progress(step, value, **metrics)
+
+
+def test_update_only_buffers_until_the_refresh_interval(recorder: Any) -> None:
+    with TrainingSession("Net", 1, 100, plugins=[recorder], refresh_interval=60) as s:
+        s.start_epoch(1)
+        for step in range(1, 101):
+            s.update_training_progress(step, 0.5)
+        assert "progress" not in recorder.hooks()
+    assert [e for e in recorder.events if e[0] == "progress"] == [("progress", "train", 100)]
+
+
+def test_every_step_reaches_reporters_exactly_once_in_order(recorder: Any) -> None:
+    with TrainingSession("Net", 2, 50, 20, plugins=[recorder], refresh_interval=0) as s:
+        for epoch in (1, 2):
+            s.start_epoch(epoch)
+            for step in range(1, 51):
+                s.update_training_progress(step, float(step))
+            s.start_validation()
+            for step in range(1, 21):
+                s.update_validation_progress(step, float(step))
+    for epoch in (1, 2):
+        train = [r.step for phase, e, r in recorder.records if phase == "train" and e == epoch]
+        val = [r.step for phase, e, r in recorder.records if phase == "validation" and e == epoch]
+        assert train == list(range(1, 51))
+        assert val == list(range(1, 21))
+    assert recorder.hooks().count("progress") == 2 * (50 + 20)
+
+
+def test_records_carry_floats_and_wall_clock_time(recorder: Any) -> None:
+    import time
+
+    before = time.time()
+    train_steps(recorder, [np.float32(0.25), np.array(0.5), 1], precision=np.float64(0.75))
+    after = time.time()
+    metrics = [r.metrics for _, _, r in recorder.records]
+    assert metrics == [
+        {"loss": 0.25, "precision": 0.75},
+        {"loss": 0.5, "precision": 0.75},
+        {"loss": 1.0, "precision": 0.75},
+    ]
+    assert all(type(v) is float for m in metrics for v in m.values())
+    assert all(before - 1 <= r.time <= after + 1 for _, _, r in recorder.records)
+
+
+def test_running_means_are_the_phase_means(recorder: Any) -> None:
+    with TrainingSession("Net", 1, 4, 2, plugins=[recorder], refresh_interval=0) as s:
+        s.start_epoch(1)
+        for step, (loss, acc) in enumerate([(4.0, 0.0), (2.0, 0.5), (3.0, 1.0), (1.0, 0.5)], 1):
+            s.update_training_progress(step, loss, acc)
+        s.start_validation()
+        s.update_validation_progress(1, {"loss": 2.0, "accuracy": 1.0, "f1": 0.5})
+        s.update_validation_progress(2, {"loss": 4.0, "accuracy": 0.0, "f1": 0.25})
+    assert recorder.phase_means == [
+        ("train", 1, {"loss": 2.5, "accuracy": 0.5}),
+        ("validation", 1, {"loss": 3.0, "accuracy": 0.5, "f1": 0.375}),
+    ]
+
+
+def test_nan_metrics_pass_through_as_nan(recorder: Any) -> None:
+    train_steps(recorder, [float("nan"), 1.0])
+    ((_, _, means),) = recorder.phase_means
+    assert math.isnan(recorder.records[0][2].metrics["loss"])
+    assert math.isnan(means["loss"])
+
+
+@pytest.mark.parametrize("form", ["positional", "dict", "keywords"])
+def test_metric_call_forms_are_equivalent(recorder: Any, form: str) -> None:
+    with TrainingSession("Net", 1, 1, plugins=[recorder], refresh_interval=60) as s:
+        s.start_epoch(1)
+        if form == "positional":
+            s.update_training_progress(1, 0.5, 0.25, recall=0.125)
+        elif form == "dict":
+            s.update_training_progress(1, {"loss": 0.5, "accuracy": 0.25, "recall": 0.125})
+        else:
+            s.update_training_progress(1, loss=0.5, accuracy=0.25, recall=0.125)
+    assert recorder.records[0][2].metrics == {"loss": 0.5, "accuracy": 0.25, "recall": 0.125}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss": "high"}, "'loss'"),
+        ({"f1_score": None, "precision": [1, 2]}, "'precision'"),
+        ({"recall": np.array([0.1, 0.2])}, "'recall'.*shape"),
+        ({"accuracy": object()}, "'accuracy'"),
+    ],
+)
+def test_a_value_that_is_not_a_number_names_the_metric(recorder: Any, kwargs: Any, message: str) -> None:
+    with TrainingSession("Net", 1, 1, plugins=[recorder]) as s:
+        s.start_epoch(1)
+        with pytest.raises(MetricValueError, match=message):
+            s.update_training_progress(1, **kwargs)
+
+
+def test_metric_given_twice_is_refused(recorder: Any) -> None:
+    with TrainingSession("Net", 1, 1, plugins=[recorder]) as s:
+        s.start_epoch(1)
+        with pytest.raises(TypeError, match="'loss' given twice"):
+            s.update_training_progress(1, 0.5, loss=0.4)
+
+
+def test_step_must_be_an_integer(recorder: Any) -> None:
+    with TrainingSession("Net", 1, 1, plugins=[recorder]) as s:
+        s.start_epoch(1)
+        s.update_training_progress(np.int64(1), 0.5)
+        with pytest.raises(TypeError, match="step must be an integer"):
+            s.update_training_progress(1.5, 0.5)  # type: ignore[arg-type]
+
+
+def test_jax_arrays_are_converted_in_one_batch_per_flush(
+    recorder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jax = pytest.importorskip("jax")
+    import trainscope.metrics
+
+    jnp = jax.numpy
+    batches: list[int] = []
+    real_fetch = trainscope.metrics.fetch_scalars
+
+    def counting_fetch(arrays: list[Any]) -> list[float]:
+        batches.append(len(arrays))
+        return real_fetch(arrays)
+
+    monkeypatch.setattr(trainscope.metrics, "fetch_scalars", counting_fetch)
+    losses = [jnp.asarray(i / 10, dtype=jnp.float32) for i in range(1, 41)]
+    train_steps(recorder, losses, accuracy=jnp.asarray(0.5))
+    assert batches == [80]
+    got = [r.metrics["loss"] for _, _, r in recorder.records]
+    assert got == pytest.approx([i / 10 for i in range(1, 41)])
+    assert [r.metrics["accuracy"] for _, _, r in recorder.records] == [0.5] * 40
+
+
+@pytest.mark.parametrize("count", [1, 3, 256, 257, 600])
+def test_device_scalars_of_any_dtype_and_count_come_back_in_order(count: int) -> None:
+    jax = pytest.importorskip("jax")
+    from trainscope.device_arrays import fetch_scalars
+
+    jnp = jax.numpy
+    makers = [
+        lambda i: jnp.asarray(i, dtype=jnp.float32),
+        lambda i: jnp.asarray(i, dtype=jnp.int32),
+        lambda i: jnp.asarray([i], dtype=jnp.float32),
+        lambda i: jnp.asarray(i % 2 == 0),
+    ]
+    arrays = [makers[i % 4](i) for i in range(count)]
+    expected = [float(i % 2 == 0) if i % 4 == 3 else float(i) for i in range(count)]
+    assert fetch_scalars(arrays) == expected
