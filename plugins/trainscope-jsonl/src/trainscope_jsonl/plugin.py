@@ -1,3 +1,96 @@
-"""The `jsonl` reporter's hook implementations (entry point `jsonl`)."""
+"""The ``jsonl`` reporter's hook implementations (entry point ``jsonl``).
+
+The log file is created at ``trainscope_train_start``, before the first epoch,
+so an unwritable log directory is reported before any training happens.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, hookimpl
+from trainscope_jsonl import schema
+from trainscope_jsonl.cli import log_command
+from trainscope_jsonl.encoding import dumps_line, encode_steps, step_template
+from trainscope_jsonl.writer import LogWriter, log_directory, log_file_name
+
+
+class RunLog:
+    """One run's open log and the step template of its current phase."""
+
+    __slots__ = ("template", "writer")
+
+    def __init__(self, writer: LogWriter) -> None:
+        self.writer = writer
+        self.template = b""
+
+
+_open_logs: dict[str, RunLog] = {}
+"""Open logs by run id (several sessions may run in one process)."""
+
+
+def open_log(run: RunInfo) -> LogWriter:
+    """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
+    writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
+    writer.write(dumps_line(schema.run_start(run)))
+    _open_logs[run.run_id] = RunLog(writer)
+    return writer
+
+
+@hookimpl
+def trainscope_train_start(run: RunInfo) -> None:
+    open_log(run)
+
+
+@hookimpl
+def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.writer.write(dumps_line(schema.epoch_start(run, epoch)))
+
+
+@hookimpl
+def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.template = step_template(run.run_id, phase.epoch, phase.name)
+        log.writer.write(dumps_line(schema.phase_start(run, phase)))
+
+
+@hookimpl
+def trainscope_progress(run: RunInfo, records: Sequence[StepRecord]) -> None:
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.writer.write(encode_steps(log.template, records))
+
+
+@hookimpl
+def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.writer.write(dumps_line(schema.phase_end(run, phase)))
+
+
+@hookimpl
+def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.writer.write(dumps_line(schema.epoch_end(run, summary)))
+        log.writer.sync()
+
+
+@hookimpl
+def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+    log = _open_logs.pop(run.run_id, None)
+    if log is not None:
+        try:
+            log.writer.write(dumps_line(schema.run_end(run, status, error)))
+        finally:
+            log.writer.close()
+
+
+@hookimpl
+def trainscope_register_commands(cli: click.Group) -> None:
+    cli.add_command(log_command)

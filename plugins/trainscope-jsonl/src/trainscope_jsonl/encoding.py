@@ -1,0 +1,77 @@
+"""Strict RFC 8259 JSON lines with orjson: non-finite floats become "NaN", "Infinity", "-Infinity".
+
+orjson writes NaN and the infinities as ``null``. Step batches take a fast path
+(one template per phase, orjson for the floats and the metrics) and are
+re-encoded value by value only when the encoded batch contains ``null``, which
+no finite step line does unless a metric name contains that word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from trainscope import StepRecord
+
+_dumps = orjson.dumps
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+NON_FINITE: Mapping[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""The strings written for non-finite floats, and the floats they stand for."""
+
+
+def non_finite_text(value: float) -> str:
+    """``"NaN"``, ``"Infinity"`` or ``"-Infinity"``."""
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (nested in dicts, lists, tuples) replaced by its text."""
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else non_finite_text(value)
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:  # numpy scalars and 0-d arrays
+        return json_safe(item())
+    return value
+
+
+def _fallback(value: Any) -> Any:
+    """orjson's ``default``: anything it cannot encode is written as its ``str``."""
+    return str(value)
+
+
+def dumps_line(obj: Mapping[str, Any]) -> bytes:
+    """One event as a JSON line (with the newline); for the rare, non-step events."""
+    return _dumps(json_safe(obj), default=_fallback, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+
+
+def step_template(run_id: str, epoch: int, phase: str) -> bytes:
+    """The ``%``-template of one phase's step lines: time, step number, metrics."""
+    head = _dumps({"event": "step", "run_id": run_id})[:-1].replace(b"%", b"%%")
+    middle = _dumps({"epoch": epoch, "phase": phase})[1:-1].replace(b"%", b"%%")
+    return head + b',"time":%b,' + middle + b',"step":%d,"metrics":%b}\n'
+
+
+def encode_steps(template: bytes, records: Sequence[StepRecord]) -> bytes:
+    """Every record as one step line, in one bytes object."""
+    dumps = _dumps
+    data = b"".join([template % (dumps(t), step, dumps(metrics)) for step, metrics, t in records])
+    if b"null" in data:
+        data = b"".join(
+            [
+                template % (dumps(t), step, dumps({k: json_safe(v) for k, v in metrics.items()}))
+                for step, metrics, t in records
+            ]
+        )
+    return data
+
+
+__all__ = ["NON_FINITE", "dumps_line", "encode_steps", "json_safe", "non_finite_text", "step_template"]

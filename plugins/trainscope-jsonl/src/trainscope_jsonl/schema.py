@@ -1,0 +1,104 @@
+"""The events of a run log, as dicts; each becomes one JSON line.
+
+Every event has ``event``, ``run_id`` and ``time`` (wall-clock seconds since the
+Unix epoch). See the documentation page "JSON-lines log" for every field.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from trainscope import EpochSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus
+
+SCHEMA_VERSION = 1
+"""Version of the log format; raised whenever a field changes meaning or is removed."""
+
+EVENTS = ("run_start", "epoch_start", "phase_start", "step", "phase_end", "epoch_end", "run_end")
+"""Every event name, in the order they first appear in a log."""
+
+
+def _event(name: str, run: RunInfo, when: float | None = None) -> dict[str, Any]:
+    return {"event": name, "run_id": run.run_id, "time": time.time() if when is None else when}
+
+
+def model_summary(spec: ModelSpec | None) -> dict[str, Any] | None:
+    """The model's totals and size estimates (bytes), or None without a model."""
+    if spec is None:
+        return None
+    return {
+        "name": spec.name,
+        "input_shape": list(spec.input_shape),
+        "batch_size": spec.batch_size,
+        "dtype_bytes": spec.dtype_bytes,
+        "layers": sum(1 for _ in spec.walk()),
+        "total_params": spec.total_params,
+        "trainable_params": spec.trainable_params,
+        "non_trainable_params": spec.non_trainable_params,
+        "input_bytes": spec.input_bytes,
+        "forward_backward_bytes": spec.forward_backward_bytes,
+        "params_bytes": spec.params_bytes,
+        "total_bytes": spec.total_bytes,
+    }
+
+
+def run_start(run: RunInfo) -> dict[str, Any]:
+    return {
+        **_event("run_start", run, run.start_time),
+        "schema_version": SCHEMA_VERSION,
+        "name": run.name,
+        "epochs": run.epochs,
+        "steps_per_epoch": run.steps_per_epoch,
+        "validation_steps": run.validation_steps,
+        "config": run.config,
+        "model": model_summary(run.model),
+        "environment": run.environment,
+    }
+
+
+def epoch_start(run: RunInfo, epoch: int) -> dict[str, Any]:
+    return {**_event("epoch_start", run), "epoch": epoch}
+
+
+def phase_start(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
+    return {
+        **_event("phase_start", run, phase.start_time),
+        "epoch": phase.epoch,
+        "phase": phase.name,
+        "total": phase.total,
+    }
+
+
+def phase_end(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
+    return {
+        **_event("phase_end", run),
+        "epoch": phase.epoch,
+        "phase": phase.name,
+        "steps": phase.steps,
+        "means": phase.metrics,
+        "duration": phase.elapsed,
+        "rate": phase.rate,
+    }
+
+
+def epoch_end(run: RunInfo, summary: EpochSummary) -> dict[str, Any]:
+    return {
+        **_event("epoch_end", run),
+        "epoch": summary.epoch,
+        "train": summary.train,
+        "validation": summary.validation,
+        "duration": summary.duration,
+    }
+
+
+def error_text(error: BaseException | None) -> str | None:
+    """``"ValueError: message"``, the bare class name without a message, or None."""
+    if error is None:
+        return None
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def run_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> dict[str, Any]:
+    event = _event("run_end", run)
+    return {**event, "status": status, "error": error_text(error), "duration": event["time"] - run.start_time}
