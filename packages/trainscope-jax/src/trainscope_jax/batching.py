@@ -1,0 +1,140 @@
+"""Batches: shuffled by seed, evaluation batches with a mask, prefetching to the device."""
+
+from __future__ import annotations
+
+import collections
+import math
+import queue
+import threading
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
+
+import jax
+import numpy as np
+from numpy.typing import NDArray
+
+from trainscope_jax.datasets import Batch, DataError, Dataset
+
+EvalBatch = tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.bool_]]
+
+
+class BatchLoader:
+    """Training batches of ``batch_size``, reshuffled every epoch from ``seed``.
+
+    The last partial batch of an epoch is dropped (every batch has the same shape,
+    so the step compiles once); shuffling puts every example in some epoch's batches.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = True, seed: int = 0) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch size must be at least 1, got {batch_size}")
+        if len(dataset) < batch_size:
+            raise DataError(
+                f"batch size {batch_size} is larger than the {len(dataset)} training examples: "
+                "use a smaller batch size or more data"
+            )
+        self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset) // self.batch_size
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        """The batches of one epoch (same ``seed`` and ``epoch``, same order)."""
+        n = len(self.dataset)
+        order = np.random.default_rng((self.seed, epoch)).permutation(n) if self.shuffle else np.arange(n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield self.dataset.get_batch(order[start : start + self.batch_size])
+
+
+def evaluation_batches(dataset: Dataset, batch_size: int) -> list[NDArray[np.intp]]:
+    """Indices of every example in at most ``batch_size`` per batch, batch sizes differing by at most one."""
+    n = len(dataset)
+    count = max(1, math.ceil(n / batch_size))
+    return [part.astype(np.intp) for part in np.array_split(np.arange(n), count)]
+
+
+def padded_batch(dataset: Dataset, indices: NDArray[np.intp], size: int) -> EvalBatch:
+    """The batch at ``indices`` padded to ``size`` examples, with a mask of the real ones."""
+    images, labels = dataset.get_batch(indices)
+    pad = size - len(indices)
+    mask = np.ones(size, dtype=np.bool_)
+    if pad:
+        images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
+        labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
+        mask[len(indices) :] = False
+    return images, labels, mask
+
+
+def prefetch_to_device(
+    batches: Iterable[tuple[Any, ...]],
+    *,
+    size: int = 2,
+    device: jax.Device | None = None,
+    background: bool = False,
+) -> Generator[tuple[jax.Array, ...], None, None]:
+    """Yield ``batches`` already copied to ``device``, ``size`` batches ahead.
+
+    ``background=True`` reads the batches (decoding, augmenting) on a thread, so
+    host-side data work overlaps the device's work on earlier steps.
+    """
+    if background:
+        return _background(batches, size, device)
+    return _lookahead(batches, size, device)
+
+
+def _lookahead(
+    batches: Iterable[tuple[Any, ...]], size: int, device: jax.Device | None
+) -> Generator[tuple[jax.Array, ...], None, None]:
+    ready: collections.deque[tuple[jax.Array, ...]] = collections.deque()
+    for batch in batches:
+        ready.append(jax.device_put(batch, device))
+        if len(ready) >= size:
+            yield ready.popleft()
+    while ready:
+        yield ready.popleft()
+
+
+_DONE = object()
+
+
+def _background(
+    batches: Iterable[tuple[Any, ...]], size: int, device: jax.Device | None
+) -> Generator[tuple[jax.Array, ...], None, None]:
+    slots: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(jax.device_put(batch, device)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+            offer(exc)
+            return
+        offer(_DONE)
+
+    worker = threading.Thread(target=produce, name="trainscope-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+__all__ = ["BatchLoader", "evaluation_batches", "padded_batch", "prefetch_to_device"]

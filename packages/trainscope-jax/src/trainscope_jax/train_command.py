@@ -1,0 +1,191 @@
+"""``trainscope train``: train a model on the embedded digits or an image folder.
+
+JAX is imported only when the command runs, so other ``trainscope`` commands stay fast.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from trainscope.cli import CliContext
+
+if TYPE_CHECKING:
+    from trainscope_jax.datasets import Dataset
+
+MODEL_CHOICES = ("catdog-cnn", "digits-cnn", "mlp")
+"""Same as ``trainscope_jax.models.MODEL_NAMES`` (kept here so ``--help`` does not import JAX)."""
+OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
+"""Same as ``trainscope_jax.optimizers.OPTIMIZER_NAMES``."""
+PLATFORM_CHOICES = ("auto", "metal", "gpu", "cpu")
+"""Same as ``trainscope_jax.devices.REQUESTS``."""
+
+INTERRUPTED_EXIT_CODE = 130
+"""Exit status after Ctrl-C, as shells report a process ended by SIGINT."""
+
+_VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
+
+
+class ImageSize(click.ParamType):  # type: ignore[type-arg]
+    """``HxW`` (``32x32``) or one number for square images."""
+
+    name = "HxW"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).lower().split("x")
+        try:
+            sizes = [int(p) for p in parts]
+        except ValueError:
+            sizes = []
+        if len(sizes) == 1:
+            sizes *= 2
+        if len(sizes) != 2 or min(sizes) < 1:
+            self.fail(f"expected HEIGHTxWIDTH such as 32x32, got {value!r}", param, ctx)
+        return sizes[0], sizes[1]
+
+
+def load_data(
+    data: str, image_size: tuple[int, int] | None, validation_split: float, seed: int
+) -> tuple[Dataset, Dataset]:
+    """(training, validation) for ``--data``: ``digits`` or a folder of class sub-folders.
+
+    A folder with ``train/`` and ``validation/`` (or ``val/``) sub-folders is used as
+    split; any other folder is split at random by ``validation_split``.
+    """
+    from trainscope_jax.datasets import ImageFolder, load_digits, random_split
+
+    if data == "digits":
+        return load_digits()
+    root = Path(data)
+    resize = image_size is not None
+    train_dir = root / "train"
+    val_dir = next((root / name for name in _VALIDATION_FOLDERS if (root / name).is_dir()), None)
+    if train_dir.is_dir() and val_dir is not None:
+        train = ImageFolder(train_dir, image_size, resize=resize)
+        size = train.image_size
+        validation = ImageFolder(val_dir, size, resize=resize)
+        if validation.class_names != train.class_names:
+            raise click.BadParameter(
+                f"'{val_dir}' has classes {list(validation.class_names)} but '{train_dir}' has "
+                f"{list(train.class_names)}: use the same class folders in both",
+                param_hint="--data",
+            )
+        return train, validation
+    folder = ImageFolder(root, image_size, resize=resize)
+    return random_split(folder, validation_split, seed=seed)
+
+
+@click.command("train")
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(MODEL_CHOICES),
+    default="digits-cnn",
+    show_default=True,
+    help="The network to train.",
+)
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    metavar="digits|PATH",
+    help="'digits' (embedded UCI handwritten digits) or a folder with one sub-folder per class.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="Learning rate.",
+)
+@click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), default="adam", show_default=True)
+@click.option(
+    "--platform",
+    type=click.Choice(PLATFORM_CHOICES),
+    default=None,
+    help="Device platform  [default: TRAINSCOPE_PLATFORM, else auto: Metal > GPU > CPU]",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the initial weights and shuffling."
+)
+@click.option(
+    "--image-size",
+    type=ImageSize(),
+    default=None,
+    help="Resize folder images to HxW while reading (default: all images must have one size).",
+)
+@click.option(
+    "--validation-split",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="Fraction held out for validation when the folder has no validation/.",
+)
+@click.pass_context
+def train_command(
+    ctx: click.Context,
+    model_name: str,
+    data: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    optimizer: str,
+    platform: str | None,
+    seed: int,
+    image_size: tuple[int, int] | None,
+    validation_split: float,
+) -> None:
+    """Train a model with every enabled reporter (defaults: digits-cnn on the embedded digits)."""
+    from trainscope_jax.datasets import DataError
+    from trainscope_jax.devices import DeviceSelectionError, select_device
+
+    try:
+        choice = select_device(platform)
+    except DeviceSelectionError as exc:
+        raise click.ClickException(str(exc)) from None
+    if choice.fallback_message:
+        click.echo(choice.fallback_message, err=True)
+
+    from trainscope_jax.models import create_model
+    from trainscope_jax.trainer import ModelTrainer, TrainerConfig
+
+    try:
+        train, validation = load_data(data, image_size, validation_split, seed)
+    except DataError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
+    try:
+        model = create_model(model_name, train.input_shape, train.num_classes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+
+    config = TrainerConfig(
+        batch_size=batch_size, learning_rate=lr, optimizer=optimizer, seed=seed, platform=platform
+    )
+    plugin_manager = ctx.obj.plugin_manager if isinstance(ctx.obj, CliContext) else None
+    started = time.monotonic()
+    try:
+        with ModelTrainer(model, config) as trainer:
+            history = trainer.fit(train, validation, epochs, plugin_manager=plugin_manager)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: training stopped (the run is logged as interrupted).", err=True)
+        ctx.exit(INTERRUPTED_EXIT_CODE)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from None
+    last = history.last
+    click.echo(
+        f"Trained {model.name} on {choice.device} for {epochs} epoch{'s' if epochs > 1 else ''} "
+        f"in {time.monotonic() - started:.1f} s: validation accuracy {last.validation_accuracy or 0:.2%}, "
+        f"loss {last.validation_loss or 0:.4f}"
+    )
+
+
+__all__ = ["ImageSize", "load_data", "train_command"]

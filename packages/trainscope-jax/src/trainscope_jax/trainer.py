@@ -1,0 +1,434 @@
+"""``ModelTrainer``: one jit-compiled step, prefetching, and a ``TrainingSession`` per fit."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from trainscope import ModelSpec, PluginManager, TrainingSession
+from trainscope_jax.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
+from trainscope_jax.datasets import ArrayDataset, DataError, Dataset
+from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_device
+from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
+from trainscope_jax.sequential import Params, Sequential
+
+_DTYPES = ("float32", "float64", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Hyper-parameters and device of a :class:`ModelTrainer`.
+
+    ``platform``: ``auto``, ``metal``, ``gpu`` or ``cpu`` (None reads ``TRAINSCOPE_PLATFORM``).
+    ``weight_decay`` applies to ``adamw``, ``momentum`` to ``sgd``.
+    """
+
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    seed: int = 0
+    platform: str | None = None
+    dtype: str = "float32"
+    shuffle: bool = True
+    refresh_interval: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZER_NAMES)}"
+            )
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"unsupported dtype {self.dtype!r}; choose one of: {', '.join(_DTYPES)}")
+
+
+class StepResult(NamedTuple):
+    """A step's ``loss`` and ``accuracy`` as 0-d JAX arrays: on the device until read (``float(...)``)."""
+
+    loss: jax.Array
+    accuracy: jax.Array
+
+
+class TrainState(NamedTuple):
+    """Everything a training step updates (donated to the step, so updated in place)."""
+
+    params: Params
+    model_state: Params
+    opt_state: Any
+    key: jax.Array
+    step: jax.Array
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """Exact means of one epoch (validation weighted by example, padding excluded)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
+
+
+@dataclass
+class FitHistory:
+    """What :meth:`ModelTrainer.fit` returns: one :class:`EpochResult` per epoch."""
+
+    epochs: list[EpochResult] = field(default_factory=list)
+
+    @property
+    def last(self) -> EpochResult:
+        """The final epoch's results."""
+        return self.epochs[-1]
+
+
+DataArg = Dataset | tuple[Any, Any]
+
+
+class ModelTrainer:
+    """Trains a :class:`Sequential` model with optax on the selected device.
+
+    ``train_batch`` runs one jit-compiled step whose state buffers are donated
+    (updated in place); it never waits for the device. ``fit`` reports every step
+    to a ``TrainingSession``, which converts the values in batches.
+    """
+
+    def __init__(self, model: Sequential, config: TrainerConfig | None = None) -> None:
+        self.model = model
+        self.config = config or TrainerConfig()
+        self.device_choice: DeviceChoice = select_device(self.config.platform)
+        check_dtype_supported(self.device_choice, self.config.dtype)
+        if self.config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
+            raise ValueError("dtype 'float64' needs 64-bit JAX: set JAX_ENABLE_X64=1 before starting Python")
+        self.device = jax.devices()[0]
+        self.dtype = jnp.dtype(self.config.dtype)
+        self.optimizer = make_optimizer(
+            self.config.optimizer,
+            self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            momentum=self.config.momentum,
+        )
+        init_key, step_key = jax.random.split(jax.random.key(self.config.seed))
+        params, model_state = model.init(init_key)
+        params = jax.tree.map(lambda a: a.astype(self.dtype), params)
+        state = TrainState(
+            params, model_state, self.optimizer.init(params), step_key, jnp.zeros((), jnp.int32)
+        )
+        self._state: TrainState | None = jax.device_put(state, self.device)
+        self._train_step = jax.jit(self._step, donate_argnums=0)
+        self._eval_step = jax.jit(self._evaluate)
+
+    # -- the compiled functions ------------------------------------------------
+
+    def _loss(
+        self,
+        params: Params,
+        model_state: Params,
+        x: jax.Array,
+        y: jax.Array,
+        key: jax.Array | None,
+        train: bool,
+    ) -> tuple[jax.Array, tuple[jax.Array, Params]]:
+        logits, new_state = self.model.apply(
+            params, model_state, x.astype(self.dtype), train=train, key=key, logits=True
+        )
+        logits = logits.astype(jnp.float32)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return losses, (logits, new_state)
+
+    def _step(self, state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+        key = jax.random.fold_in(state.key, state.step)
+
+        def mean_loss(params: Params) -> tuple[jax.Array, tuple[jax.Array, Params]]:
+            losses, aux = self._loss(params, state.model_state, x, y, key, True)
+            return losses.mean(), aux
+
+        (loss, (logits, model_state)), grads = jax.value_and_grad(mean_loss, has_aux=True)(state.params)
+        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        accuracy = (jnp.argmax(logits, axis=-1) == y).mean(dtype=jnp.float32)
+        return TrainState(params, model_state, opt_state, state.key, state.step + 1), loss, accuracy
+
+    def _evaluate(
+        self, params: Params, model_state: Params, x: jax.Array, y: jax.Array, mask: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        losses, (logits, _) = self._loss(params, model_state, x, y, None, False)
+        weight = mask.astype(jnp.float32)
+        count = jnp.maximum(weight.sum(), 1.0)
+        correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)
+        return (losses * weight).sum() / count, (correct * weight).sum() / count
+
+    # -- batches ---------------------------------------------------------------
+
+    @property
+    def state(self) -> TrainState:
+        """The current parameters, model state, optimizer state, key and step count."""
+        if self._state is None:
+            raise RuntimeError("this ModelTrainer was cleaned up; create a new one")
+        return self._state
+
+    @property
+    def params(self) -> Params:
+        """The current trainable parameters."""
+        return self.state.params
+
+    def train_batch(self, inputs: Any, labels: Any) -> StepResult:
+        """One optimisation step on a channels-first batch; returns without waiting for the device."""
+        self._check_batch(inputs, labels)
+        self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
+        return StepResult(loss, accuracy)
+
+    def evaluate_batch(self, inputs: Any, labels: Any, mask: Any = None) -> StepResult:
+        """Loss and accuracy without training; ``mask`` marks the real examples of a padded batch."""
+        self._check_batch(inputs, labels)
+        if mask is None:
+            mask = np.ones(len(labels), dtype=np.bool_)
+        state = self.state
+        loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
+        return StepResult(loss, accuracy)
+
+    def predict(self, inputs: Any) -> jax.Array:
+        """Class probabilities for a channels-first batch."""
+        state = self.state
+        logits, _ = self.model.apply(
+            state.params, state.model_state, jnp.asarray(inputs, self.dtype), logits=True
+        )
+        return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+
+    def _check_batch(self, inputs: Any, labels: Any) -> None:
+        shape = tuple(inputs.shape[1:])
+        if shape != self.model.input_shape:
+            raise ValueError(
+                f"inputs have shape {shape} per example but the model takes {self.model.input_shape}"
+            )
+        if len(labels) != len(inputs):
+            raise ValueError(f"{len(labels)} labels for {len(inputs)} inputs")
+        if isinstance(labels, np.ndarray) and labels.size:
+            classes = self.model.output_shape[-1]
+            if labels.min() < 0 or labels.max() >= classes:
+                raise ValueError(
+                    f"labels must be class indices 0..{classes - 1}, got {labels.min()}..{labels.max()}"
+                )
+
+    # -- runs ------------------------------------------------------------------
+
+    def model_spec(self, name: str | None = None) -> ModelSpec:
+        """The model's ``ModelSpec`` (what the architecture printer prints)."""
+        return self.model.spec(name, dtype_bytes=self.dtype.itemsize)
+
+    def print_model_architecture(self, name: str | None = None) -> None:
+        """Print the PyTorch-style architecture (needs the ``trainscope-arch`` reporter installed)."""
+        try:
+            arch = importlib.import_module("trainscope_arch")
+        except ImportError:
+            raise ImportError(
+                "printing the architecture needs trainscope-arch: pip install trainscope-arch"
+            ) from None
+        spec = self.model_spec(name)
+        arch.ModelArchitecturePrinter(spec.name).print_architecture(spec)
+
+    def run_config(self) -> dict[str, Any]:
+        """The hyper-parameters reported to the session."""
+        config = asdict(self.config)
+        config.pop("refresh_interval")
+        return config
+
+    def environment(self) -> dict[str, Any]:
+        """Platform, device and versions reported to the session."""
+        choice = self.device_choice
+        env: dict[str, Any] = {
+            "platform": choice.kind,
+            "device": choice.device,
+            "device_reason": choice.reason,
+            "jax": jax.__version__,
+            "jaxlib": _version("jaxlib"),
+            "optax": _version("optax"),
+            "trainscope_jax": _version("trainscope-jax"),
+        }
+        if choice.fallback_from:
+            env["fallback_from"] = choice.fallback_from
+        return env
+
+    def create_training_session(
+        self,
+        name: str | None,
+        epochs: int,
+        steps_per_epoch: int | None,
+        validation_steps: int | None = None,
+        *,
+        plugins: Iterable[object] | None = None,
+        disable: Iterable[str] = (),
+        plugin_manager: PluginManager | None = None,
+        strict: bool | None = None,
+    ) -> TrainingSession:
+        """A ``TrainingSession`` carrying this trainer's model spec, config and environment."""
+        spec = self.model_spec(name)
+        return TrainingSession(
+            spec.name,
+            epochs,
+            steps_per_epoch,
+            validation_steps,
+            model=spec,
+            plugins=plugins,
+            disable=disable,
+            plugin_manager=plugin_manager,
+            strict=strict,
+            refresh_interval=self.config.refresh_interval,
+            config=self.run_config(),
+            environment=self.environment(),
+        )
+
+    def fit(
+        self,
+        train: DataArg,
+        validation: DataArg | None = None,
+        epochs: int = 1,
+        *,
+        name: str | None = None,
+        plugins: Iterable[object] | None = None,
+        disable: Iterable[str] = (),
+        plugin_manager: PluginManager | None = None,
+        strict: bool | None = None,
+    ) -> FitHistory:
+        """Train for ``epochs``, validating after each, reporting every step to the enabled reporters.
+
+        ``train``/``validation``: a data set (``ArrayDataset``, ``ImageFolder``, ...)
+        or an ``(images, labels)`` pair of arrays.
+        """
+        train_set = self._dataset(train, "training")
+        val_set = None if validation is None else self._dataset(validation, "validation")
+        loader = BatchLoader(
+            train_set, self.config.batch_size, shuffle=self.config.shuffle, seed=self.config.seed
+        )
+        val_batches = [] if val_set is None else evaluation_batches(val_set, self.config.batch_size)
+        session = self.create_training_session(
+            name,
+            epochs,
+            len(loader),
+            len(val_batches) if val_set is not None else None,
+            plugins=plugins,
+            disable=disable,
+            plugin_manager=plugin_manager,
+            strict=strict,
+        )
+        history = FitHistory()
+        with session:
+            for epoch in range(1, epochs + 1):
+                session.start_epoch(epoch)
+                train_results = self._train_epoch(session, loader, epoch, not train_set.in_memory)
+                session.finish_training_epoch()
+                val_results: list[StepResult] = []
+                if val_set is not None:
+                    session.start_validation()
+                    val_results = self._validate(session, val_set, val_batches)
+                    session.finish_validation_epoch()
+                session.print_epoch_summary()
+                history.epochs.append(_epoch_result(epoch, train_results, val_results, val_batches))
+        return history
+
+    def _train_epoch(
+        self, session: TrainingSession, loader: BatchLoader, epoch: int, background: bool
+    ) -> list[StepResult]:
+        results = []
+        batches = prefetch_to_device(loader.epoch(epoch), device=self.device, background=background)
+        with contextlib.closing(batches):
+            for step, (inputs, labels) in enumerate(batches, 1):
+                self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
+                session.update_training_progress(step, loss, accuracy)
+                results.append(StepResult(loss, accuracy))
+        return results
+
+    def _validate(
+        self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]
+    ) -> list[StepResult]:
+        size = len(batches[0])
+        host = (padded_batch(dataset, indices, size) for indices in batches)
+        results = []
+        state = self.state
+        device_batches = prefetch_to_device(host, device=self.device, background=not dataset.in_memory)
+        with contextlib.closing(device_batches):
+            for step, (inputs, labels, mask) in enumerate(device_batches, 1):
+                loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
+                session.update_validation_progress(step, loss, accuracy)
+                results.append(StepResult(loss, accuracy))
+        return results
+
+    def _dataset(self, data: DataArg, role: str) -> Dataset:
+        dataset: Dataset = ArrayDataset(*data) if isinstance(data, tuple) else data
+        if len(dataset) == 0:
+            raise DataError(f"the {role} data is empty")
+        if tuple(dataset.input_shape) != self.model.input_shape:
+            raise DataError(
+                f"the {role} images have shape {tuple(dataset.input_shape)} but the model takes "
+                f"{self.model.input_shape}: create the model for the data's shape, or resize the images"
+            )
+        classes = self.model.output_shape[-1]
+        if dataset.num_classes > classes:
+            raise DataError(
+                f"the {role} data has {dataset.num_classes} classes but the model has {classes} outputs: "
+                "create the model with num_classes set to the data's number of classes"
+            )
+        return dataset
+
+    # -- lifetime --------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Free the device buffers of the parameters and optimizer state; the trainer is unusable after."""
+        state, self._state = self._state, None
+        if state is not None:
+            for leaf in jax.tree_util.tree_leaves(state):
+                if isinstance(leaf, jax.Array) and not leaf.is_deleted():
+                    leaf.delete()
+
+    def __enter__(self) -> ModelTrainer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+def _epoch_result(
+    epoch: int, train: list[StepResult], validation: list[StepResult], batches: Sequence[np.ndarray]
+) -> EpochResult:
+    """Exact epoch means, fetched from the device in one transfer."""
+    host = jax.device_get((train, validation))
+    train_host, val_host = host
+    loss = float(np.mean([r[0] for r in train_host]))
+    accuracy = float(np.mean([r[1] for r in train_host]))
+    if not val_host:
+        return EpochResult(epoch, loss, accuracy)
+    sizes = np.array([len(b) for b in batches], dtype=np.float64)
+    val_loss = float(np.dot([r[0] for r in val_host], sizes) / sizes.sum())
+    correct = np.rint(np.array([r[1] for r in val_host], dtype=np.float64) * sizes)
+    val_accuracy = float(correct.sum() / sizes.sum())
+    return EpochResult(epoch, loss, accuracy, val_loss, val_accuracy)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+__all__ = ["EpochResult", "FitHistory", "ModelTrainer", "StepResult", "TrainState", "TrainerConfig"]
