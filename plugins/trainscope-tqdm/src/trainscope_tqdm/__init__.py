@@ -4,4 +4,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from trainscope_tqdm.bar import ProgressBar
+from trainscope_tqdm.formatting import format_postfix, format_value, is_accuracy_like
+from trainscope_tqdm.options import BarOptions, OptionWarning
+from trainscope_tqdm.plugin import configure
+from trainscope_tqdm.reporter import TqdmReporter
+
+__all__ = [
+    "BarOptions",
+    "OptionWarning",
+    "ProgressBar",
+    "TqdmReporter",
+    "__version__",
+    "configure",
+    "format_postfix",
+    "format_value",
+    "is_accuracy_like",
+]

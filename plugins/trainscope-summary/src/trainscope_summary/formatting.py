@@ -1,0 +1,115 @@
+"""The text of the epoch summary and of the end-of-run line."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from trainscope import EpochSummary, RunStatus
+
+_WORD = re.compile(r"[^0-9a-zA-Z]+")
+_ACCURACY_WORDS = frozenset({"acc", "accuracy"})
+_LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
+_PHASES = (("train", "Training"), ("validation", "Validation"))
+_LABEL_WIDTH = max(len(label) for _, label in _PHASES)
+
+
+def is_accuracy_like(name: str) -> bool:
+    """True for a metric shown as a percentage: a name with the word ``acc`` or ``accuracy``.
+
+    Words are separated by anything but letters and digits, so ``accuracy``,
+    ``val_acc``, ``top5_accuracy`` and ``train/acc`` match; ``accel`` does not.
+    """
+    return any(word in _ACCURACY_WORDS for word in _WORD.split(name.lower()))
+
+
+def format_value(name: str, value: float) -> str:
+    """``65.23%`` for an accuracy-like fraction, else 4 decimals (``1.3087``).
+
+    Values too small for 4 decimals use scientific notation (``1.2346e-05``);
+    non-finite values print as ``nan``, ``inf``, ``-inf``.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if is_accuracy_like(name):
+        return f"{value * 100:.2f}%"
+    if value != 0 and abs(value) < 5e-5:
+        return f"{value:.4e}"
+    return f"{value:.4f}"
+
+
+def format_metrics(metrics: Mapping[str, float]) -> str:
+    """``Loss: 1.3087, Accuracy: 65.23%, precision: 0.8123``: loss, accuracy, then the rest as given."""
+    names = [name for name in _LABELS if name in metrics]
+    names += [name for name in metrics if name not in _LABELS]
+    if not names:
+        return "no metrics"
+    return ", ".join(f"{_LABELS.get(name, name)}: {format_value(name, metrics[name])}" for name in names)
+
+
+def format_epoch_summary(summary: EpochSummary, epochs: int) -> str:
+    """The block printed at each epoch end; a phase that did not run is left out."""
+    lines = [f"Epoch {summary.epoch}/{epochs} Summary:"]
+    for attribute, label in _PHASES:
+        metrics: dict[str, float] | None = getattr(summary, attribute)
+        if metrics is not None:
+            lines.append(f"  {label:<{_LABEL_WIDTH}} - {format_metrics(metrics)}")
+    if len(lines) == 1:
+        lines.append("  no steps were reported")
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    """``52.3s``, ``4m 21s`` or ``1h 02m 03s``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s"
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """The epoch with the lowest loss of a phase."""
+
+    epoch: int
+    phase: str
+    """``Validation`` or ``Training``."""
+    loss: float
+
+
+def best_epoch(summaries: list[EpochSummary]) -> BestEpoch | None:
+    """The epoch with the lowest validation loss, or the lowest training loss when no
+    epoch has a validation loss; None when no epoch has a finite loss. Ties go to the earlier epoch."""
+    for attribute, label in reversed(_PHASES):
+        candidates = [
+            (loss, summary.epoch)
+            for summary in summaries
+            if (metrics := getattr(summary, attribute)) is not None
+            and math.isfinite(loss := metrics.get("loss", math.nan))
+        ]
+        if candidates:
+            loss, epoch = min(candidates, key=lambda item: item[0])
+            return BestEpoch(epoch=epoch, phase=label, loss=loss)
+    return None
+
+
+def format_run_end(status: RunStatus, summaries: list[EpochSummary], epochs: int, elapsed: float) -> str:
+    """``Best epoch: 3/5 (Validation Loss: 0.8123), total time: 4m 21s``.
+
+    A run that did not complete says so first: ``Training interrupted after 2/5 epochs. ...``.
+    """
+    total = f"total time: {format_duration(elapsed)}"
+    best = best_epoch(summaries)
+    if best is None:
+        text = total[0].upper() + total[1:]
+    else:
+        loss = format_value("loss", best.loss)
+        text = f"Best epoch: {best.epoch}/{epochs} ({best.phase} Loss: {loss}), {total}"
+    if status != "completed":
+        text = f"Training {status} after {len(summaries)}/{epochs} epochs. {text}"
+    return text

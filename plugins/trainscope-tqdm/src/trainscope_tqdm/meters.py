@@ -1,0 +1,188 @@
+"""The tqdm classes behind :class:`~trainscope_tqdm.ProgressBar`.
+
+* a terminal bar: tqdm's own bar, redrawn in place, with a fixed bar width that
+  shrinks to fit a narrow terminal;
+* a line writer for anything that is not a terminal (CI logs, files, pipes): one
+  complete line per redraw and never a carriage return;
+* the ``tqdm.auto`` bar where a notebook front end is present.
+
+Every line comes from tqdm's ``format_meter``; the postfix is formatted only when
+a line is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal, TextIO
+
+from tqdm import tqdm as std_tqdm
+from tqdm.utils import disp_len
+
+from trainscope_tqdm.formatting import format_postfix
+from trainscope_tqdm.options import BarOptions
+
+Mode = Literal["terminal", "lines", "notebook"]
+
+
+def bar_format(*, known_total: bool, width: int | None, show_rate: bool, show_eta: bool) -> str:
+    """tqdm's default layout, with a fixed bar width and optional rate and ETA.
+
+    Without a known total (or past it) the line is a counter: ``62batch [00:03, 17.78batch/s]``.
+    """
+    stats = "{elapsed}"
+    if known_total and show_eta:
+        stats += "<{remaining}"
+    if show_rate:
+        stats += ", {rate_fmt}"
+    if not known_total:
+        return "{desc}: {n_fmt}{unit} [" + stats + "{postfix}]"
+    bar = "{bar}" if width is None else f"{{bar:{width}}}"
+    return "{l_bar}" + bar + "| {n_fmt}/{total_fmt} [" + stats + "{postfix}]"
+
+
+def _known_total(n: float, total: float | None) -> bool:
+    # tqdm treats a position past the total as an unknown total; so does the layout
+    return total is not None and 0 < total < math.inf and n < total + 0.5
+
+
+class Meter(std_tqdm):
+    """A tqdm bar that draws trainscope's layout and formats its metrics lazily."""
+
+    ts_fits_terminal = True
+    """Shrink the bar to the terminal width (the line writer has no width limit)."""
+
+    def __init__(
+        self, *args: Any, ts_width: int | None, ts_show_rate: bool, ts_show_eta: bool, **kwargs: Any
+    ) -> None:
+        # set before tqdm's __init__, which draws the first frame
+        self.ts_width = ts_width
+        self.ts_show_rate = ts_show_rate
+        self.ts_show_eta = ts_show_eta
+        self.ts_metrics: Mapping[str, float] | None = None
+        self._ts_formatted: tuple[Mapping[str, float] | None, str] = (None, "")
+        super().__init__(*args, **kwargs)
+
+    def _ts_postfix(self) -> str:
+        metrics = self.ts_metrics
+        formatted_for, text = self._ts_formatted
+        if metrics is not formatted_for:
+            text = format_postfix(metrics) if metrics else ""
+            self._ts_formatted = (metrics, text)
+        return text
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        """tqdm's format arguments, with trainscope's layout and postfix."""
+        d: dict[str, Any] = super().format_dict
+        if "prefix" not in d:  # a disabled bar
+            return d
+        d["postfix"] = self._ts_postfix()
+        known = _known_total(d["n"], d["total"])
+        layout = {"known_total": known, "show_rate": self.ts_show_rate, "show_eta": self.ts_show_eta}
+        width = self.ts_width
+        d["bar_format"] = bar_format(width=width, **layout)
+        ncols = d["ncols"] = d.get("ncols") if self.ts_fits_terminal else None
+        if known and width is not None and ncols:
+            overflow = disp_len(self.format_meter(**{**d, "ncols": None})) - ncols
+            if overflow > 0:
+                d["bar_format"] = bar_format(width=max(1, width - overflow), **layout)
+        return d
+
+
+class LineMeter(Meter):
+    """Writes one complete line per redraw and a final line at close; no carriage returns.
+
+    Created with ``leave=False`` so that tqdm's own close writes nothing.
+    """
+
+    ts_fits_terminal = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._ts_written_n: float | None = None
+        super().__init__(*args, leave=False, **kwargs)
+
+    def _ts_write(self, line: str) -> None:
+        self._ts_written_n = self.n
+        self.fp.write(line + "\n")
+        self.fp.flush()
+
+    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+        last = self.initial if self._ts_written_n is None else self._ts_written_n
+        if msg is not None or self.n == last:  # a request to clear, or nothing new
+            return False
+        self._ts_write(str(self))
+        return True
+
+    def clear(self, nolock: bool = False) -> None:
+        """Nothing to clear: lines are never rewritten."""
+
+    def moveto(self, n: int) -> None:
+        """Lines never move the cursor."""
+
+    def close(self) -> None:
+        if not getattr(self, "disable", True) and self.n != self._ts_written_n:
+            # the final line shows the average rate over the whole phase, as tqdm's does
+            self._ts_write(self.format_meter(**{**self.format_dict, "rate": None}))
+        super().close()
+
+
+_notebook_class: type[Meter] | None = None
+
+
+def notebook_front_end() -> bool:
+    """True inside a Jupyter kernel (notebook, lab, VS Code, Colab) or JupyterLite."""
+    return "ipykernel.zmqshell" in sys.modules or "IPython.utils._process_emscripten" in sys.modules
+
+
+def notebook_meter_class() -> type[Meter] | None:
+    """The ``tqdm.auto`` widget bar with trainscope's layout, or None when tqdm.auto is not a widget."""
+    global _notebook_class
+    if _notebook_class is None:
+        from tqdm.auto import tqdm as auto_tqdm
+
+        if auto_tqdm is std_tqdm:  # no ipywidgets, or a console front end
+            return None
+        _notebook_class = type("NotebookMeter", (Meter, auto_tqdm), {})
+    return _notebook_class
+
+
+def _isatty(file: TextIO) -> bool:
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def choose_mode(file: TextIO) -> Mode:
+    """``notebook`` for the standard streams in a notebook, ``terminal`` for a tty, else ``lines``."""
+    if file in (sys.stderr, sys.stdout) and notebook_front_end() and notebook_meter_class() is not None:
+        return "notebook"
+    return "terminal" if _isatty(file) else "lines"
+
+
+def create_meter(
+    description: str, total: int | None, options: BarOptions, *, unit: str, file: TextIO, mode: Mode
+) -> Meter:
+    """A started tqdm bar of the given mode."""
+    common: dict[str, Any] = {
+        "desc": description,
+        "total": total,
+        "unit": unit,
+        "ts_show_rate": options.show_rate,
+        "ts_show_eta": options.show_eta,
+    }
+    if mode == "notebook":
+        cls = notebook_meter_class()
+        assert cls is not None
+        return cls(ts_width=None, mininterval=options.refresh_interval, **common)
+    if mode == "terminal":
+        return Meter(
+            file=file,
+            ts_width=options.width,
+            mininterval=options.refresh_interval,
+            dynamic_ncols=True,
+            **common,
+        )
+    return LineMeter(file=file, ts_width=options.width, mininterval=options.line_interval, **common)

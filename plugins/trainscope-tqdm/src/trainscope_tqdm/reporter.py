@@ -1,0 +1,124 @@
+"""``TqdmReporter``: the hook implementations that draw one bar per phase."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from trainscope import PhaseInfo, RunInfo, hookimpl
+from trainscope_tqdm.bar import ProgressBar
+from trainscope_tqdm.options import BarOptions
+
+STARTING_LINE = "Starting training..."
+_PHASE_LABELS = {"train": "Training", "validation": "Validation"}
+
+
+def phase_description(run: RunInfo, phase: PhaseInfo) -> str:
+    """``Epoch 1/5 (Training)``."""
+    return f"Epoch {phase.epoch}/{run.epochs} ({_PHASE_LABELS.get(phase.name, phase.name)})"
+
+
+def _flush_stdout() -> None:
+    # what the program printed to stdout must appear before the bar, even in a pipe
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stdout.flush()
+
+
+class TqdmReporter:
+    """Prints ``Starting training...``, then one tqdm bar per phase with the running means.
+
+    The bar moves at each ``trainscope_progress`` batch (not at each step) and is
+    closed at the phase end; a run that fails or is interrupted closes its open bar.
+    Options left as None come from the ``TRAINSCOPE_TQDM_*`` environment variables,
+    read when each run starts. ``file`` defaults to standard error.
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int | None = None,
+        show_rate: bool | None = None,
+        show_eta: bool | None = None,
+        refresh_interval: float | None = None,
+        line_interval: float | None = None,
+        file: TextIO | None = None,
+    ) -> None:
+        self._runs: dict[str, tuple[BarOptions, TextIO]] = {}
+        self._bars: dict[str, ProgressBar] = {}
+        self.configure(
+            width=width,
+            show_rate=show_rate,
+            show_eta=show_eta,
+            refresh_interval=refresh_interval,
+            line_interval=line_interval,
+            file=file,
+        )
+
+    def configure(
+        self,
+        *,
+        width: int | None = None,
+        show_rate: bool | None = None,
+        show_eta: bool | None = None,
+        refresh_interval: float | None = None,
+        line_interval: float | None = None,
+        file: TextIO | None = None,
+    ) -> None:
+        """Set the options for the runs that start from now on (None: environment or default)."""
+        self._overrides: dict[str, Any] = {
+            "width": width,
+            "show_rate": show_rate,
+            "show_eta": show_eta,
+            "refresh_interval": refresh_interval,
+            "line_interval": line_interval,
+        }
+        BarOptions().with_overrides(**self._overrides)  # fail now on a bad value, not at the run start
+        self.file = file
+
+    def _start_run(self, run: RunInfo) -> tuple[BarOptions, TextIO]:
+        options = BarOptions.from_environment().with_overrides(**self._overrides)
+        settings = self._runs[run.run_id] = (options, self.file or sys.stderr)
+        return settings
+
+    def _close_bar(self, run: RunInfo) -> None:
+        bar = self._bars.pop(run.run_id, None)
+        if bar is not None:
+            bar.finish()
+
+    # -- hooks -----------------------------------------------------------------
+
+    @hookimpl(trylast=True)  # after reporters that print at the start, such as the architecture
+    def trainscope_train_start(self, run: RunInfo) -> None:
+        _, file = self._start_run(run)
+        _flush_stdout()
+        tqdm.write(STARTING_LINE, file=file)
+
+    @hookimpl
+    def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._close_bar(run)
+        options, file = self._runs.get(run.run_id) or self._start_run(run)
+        _flush_stdout()
+        self._bars[run.run_id] = ProgressBar(
+            phase_description(run, phase), phase.total, options=options, file=file
+        )
+
+    @hookimpl
+    def trainscope_progress(self, run: RunInfo, phase: PhaseInfo) -> None:
+        bar = self._bars.get(run.run_id)
+        if bar is not None:
+            bar.update(phase.step, phase.metrics)
+
+    @hookimpl
+    def trainscope_phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
+        bar = self._bars.get(run.run_id)
+        if bar is not None:
+            bar.update(phase.step, phase.metrics)
+            self._close_bar(run)
+
+    @hookimpl
+    def trainscope_train_end(self, run: RunInfo) -> None:
+        self._close_bar(run)  # a failed or interrupted run leaves its bar where it stopped
+        self._runs.pop(run.run_id, None)
