@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -124,14 +123,15 @@ def test_auto_falls_back_to_the_gpu_and_says_why_metal_failed() -> None:
     assert "using NVIDIA H100 (cuda) instead" in choice.fallback_message
 
 
-def test_auto_falls_back_to_the_cpu_and_logs_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    selector = make_selector(JAX_METAL, probe=FakeProbe(METAL_BROKEN))
-    with caplog.at_level(logging.WARNING, logger=devices.__name__):
-        choice = selector.select()
-        selector.select()
+def test_auto_falls_back_to_the_cpu_with_one_line_saying_why() -> None:
+    process = FakeProcess()
+    choice = make_selector(JAX_METAL, probe=FakeProbe(METAL_BROKEN), process=process).select()
     assert (choice.kind, choice.reason) == ("cpu", "auto: no Metal or GPU plugin could start")
-    assert [record.getMessage() for record in caplog.records] == [choice.fallback_message]
-    assert "UNIMPLEMENTED" in caplog.records[0].getMessage()
+    assert choice.fallback_message == (
+        "Could not start metal (METAL): XlaRuntimeError: UNIMPLEMENTED: default_memory_space is not "
+        "supported; using cpu instead (see: trainscope doctor)."
+    )
+    assert process.used == ["cpu"]
 
 
 def test_auto_tries_every_metal_plugin_before_the_gpu() -> None:

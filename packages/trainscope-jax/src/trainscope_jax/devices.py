@@ -7,7 +7,6 @@ or GPU plugin is installed at all, nothing is probed: the CPU always works.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +22,6 @@ from trainscope_jax.probe import (
     installed_plugins,
     probe_platform,
 )
-
-logger = logging.getLogger(__name__)
 
 KINDS = ("metal", "gpu", "cpu")
 """The device kinds, most preferred first."""
@@ -63,7 +60,8 @@ class DeviceChoice:
         """One line for the user when the preferred device could not start."""
         if self.fallback_from is None:
             return None
-        return f"Could not start {self.fallback_from}; using {self.device} instead (see: trainscope doctor)."
+        failed = self.fallback_from.rstrip(". ")
+        return f"Could not start {failed}; using {self.device} instead (see: trainscope doctor)."
 
 
 def kind_of_platform(platform: str) -> str:
@@ -188,8 +186,6 @@ class DeviceSelector:
             choice = self.choose(requested, jax_platforms=user)
             self.process.use_platform(user or choice.platform)
             self._applied = user or choice.platform
-            if choice.fallback_message:
-                logger.warning(choice.fallback_message)
         self._choice = choice
         return choice
 
@@ -301,7 +297,8 @@ def select_device(requested: str | None = None) -> DeviceChoice:
         and what to do.
 
     Call it before the first JAX computation. Later calls return the same choice; asking
-    for a different platform once JAX has started raises ``DeviceSelectionError``.
+    for a different platform once JAX has started raises ``DeviceSelectionError``. Show
+    ``choice.fallback_message`` to the user when it is not None.
     """
     return _SELECTOR.select(requested)
 
