@@ -1,0 +1,96 @@
+"""The summary's text, piece by piece."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from trainscope import EpochSummary
+from trainscope_summary import (
+    BestEpoch,
+    best_epoch,
+    format_duration,
+    format_epoch_summary,
+    format_metrics,
+    format_run_end,
+    format_value,
+    is_accuracy_like,
+)
+
+
+def epoch(n: int, train: float | None, validation: float | None) -> EpochSummary:
+    return EpochSummary(
+        epoch=n,
+        train=None if train is None else {"loss": train},
+        validation=None if validation is None else {"loss": validation},
+        duration=1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [
+        ("loss", 1.30871, "1.3087"),
+        ("loss", 12.0, "12.0000"),
+        ("loss", 0.0, "0.0000"),
+        ("loss", 1.23456e-5, "1.2346e-05"),
+        ("accuracy", 0.65234, "65.23%"),
+        ("top5_acc", 0.9, "90.00%"),
+        ("loss", math.nan, "nan"),
+        ("accuracy", -math.inf, "-inf"),
+    ],
+)
+def test_values(name: str, value: float, text: str) -> None:
+    assert format_value(name, value) == text
+
+
+def test_loss_and_accuracy_first_then_the_rest_as_given() -> None:
+    metrics = {"f1_score": 0.5, "accuracy": 0.5, "val_acc": 0.25, "loss": 1.0}
+    assert format_metrics(metrics) == "Loss: 1.0000, Accuracy: 50.00%, f1_score: 0.5000, val_acc: 25.00%"
+    assert format_metrics({}) == "no metrics"
+    assert is_accuracy_like("train/acc")
+    assert not is_accuracy_like("accel")
+
+
+def test_epoch_block_matches_the_seed() -> None:
+    summary = EpochSummary(
+        epoch=1,
+        train={"loss": 1.3087, "accuracy": 0.6523},
+        validation={"loss": 1.2834, "accuracy": 0.6651},
+        duration=52.0,
+    )
+    assert format_epoch_summary(summary, 5) == (
+        "Epoch 1/5 Summary:\n"
+        "  Training   - Loss: 1.3087, Accuracy: 65.23%\n"
+        "  Validation - Loss: 1.2834, Accuracy: 66.51%"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.04, "0.0s"), (52.34, "52.3s"), (261.4, "4m 21s"), (3723.0, "1h 02m 03s")]
+)
+def test_durations(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_best_epoch_prefers_validation_loss_and_skips_non_finite_values() -> None:
+    summaries = [epoch(1, 0.1, 0.9), epoch(2, 0.5, math.nan), epoch(3, 0.4, 0.7), epoch(4, 0.2, 0.7)]
+    assert best_epoch(summaries) == BestEpoch(epoch=3, phase="Validation", loss=0.7)
+
+
+def test_best_epoch_falls_back_to_training_loss() -> None:
+    assert best_epoch([epoch(1, 0.5, None), epoch(2, 0.3, None)]) == BestEpoch(2, "Training", 0.3)
+    assert best_epoch([epoch(1, None, None)]) is None
+    assert best_epoch([]) is None
+
+
+def test_run_end_lines() -> None:
+    summaries = [epoch(1, 0.5, 0.6), epoch(2, 0.3, 0.4)]
+    assert format_run_end("completed", summaries, 2, 261.4) == (
+        "Best epoch: 2/2 (Validation Loss: 0.4000), total time: 4m 21s"
+    )
+    assert format_run_end("interrupted", summaries[:1], 5, 3.0) == (
+        "Training interrupted after 1/5 epochs. Best epoch: 1/5 (Validation Loss: 0.6000), total time: 3.0s"
+    )
+    assert format_run_end("failed", [], 5, 0.5) == "Training failed after 0/5 epochs. Total time: 0.5s"
