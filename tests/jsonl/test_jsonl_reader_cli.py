@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -99,26 +100,27 @@ def test_reader_accepts_a_complete_last_line_without_newline(tmp_path: Path) -> 
     assert log.status == "completed"
 
 
-def test_interrupted_write_is_completed_by_the_next_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.skipif(not hasattr(os, "kill") or not hasattr(os, "writev"), reason="POSIX")
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_ctrl_c_during_a_write_waits_until_the_lines_are_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: int
 ) -> None:
     path = tmp_path / "log.jsonl"
     writer = LogWriter(path)
+    lines = [b'{"event":"step","step":%d}\n' % i for i in range(chunks)]
     real_write = os.write
-    calls = 0
 
     def write_half_then_interrupt(fd: int, data: bytes | memoryview) -> int:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return real_write(fd, bytes(data)[:5])
-        raise KeyboardInterrupt
+        monkeypatch.setattr(os, "write", real_write)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_write(fd, bytes(data)[:5])
+
+    def writev_half(fd: int, buffers: list[bytes]) -> int:
+        return real_write(fd, b"".join(buffers)[:5])
 
     monkeypatch.setattr(os, "write", write_half_then_interrupt)
+    monkeypatch.setattr(os, "writev", writev_half)
     with pytest.raises(KeyboardInterrupt):
-        writer.write(b'{"event":"step","step":1}\n')
-    monkeypatch.setattr(os, "write", real_write)
-    writer.write(b'{"event":"run_end","status":"interrupted"}\n')
+        writer.write(*lines)
+    assert path.read_bytes() == b"".join(lines)
     writer.close()
-    log = read_run(path)
-    assert [e["event"] for e in log.events] == ["step", "run_end"]

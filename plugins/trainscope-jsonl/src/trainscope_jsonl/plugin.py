@@ -63,7 +63,7 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 def trainscope_progress(run: RunInfo, records: Sequence[StepRecord]) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None:
-        log.writer.write(encode_steps(log.template, records))
+        log.writer.write(*encode_steps(log.template, records))
 
 
 @hookimpl

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from trainscope import environment_variables as core_env
 
@@ -34,17 +38,44 @@ def log_file_name(run_name: str, run_id: str, start_time: float) -> str:
     return f"{stamp}.{millis:03d}Z-{name}-{run_id[:8]}.jsonl"
 
 
-class LogWriter:
-    """An open run log. :meth:`write` hands whole lines to the OS in one call, unbuffered.
+_IOV_MAX = 1024
+"""Buffers per ``writev`` call (the POSIX minimum of IOV_MAX)."""
 
-    A write interrupted part-way (Ctrl-C inside the system call) keeps the rest
-    and writes it first next time, so every line still ends whole.
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while a write runs, so that it never cuts a line in two.
+
+    Python's SIGINT handler is swapped for one that only notes the signal; the
+    original handler runs (raising KeyboardInterrupt) as soon as the write is done.
+    Only on the main thread, and only when the current handler is a Python one.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[FrameType | None] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        received.append(frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            previous(signal.SIGINT, received[0])
+
+
+class LogWriter:
+    """An open run log. Each :meth:`write` hands whole lines to the OS at once, unbuffered,
+    with Ctrl-C deferred until they are written.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        self._pending = b""
 
     @classmethod
     def create(cls, directory: Path, file_name: str) -> LogWriter:
@@ -61,15 +92,22 @@ class LogWriter:
                 f"or block the log with {core_env.TRAINSCOPE_DISABLE_PLUGINS}=jsonl",
             ) from exc
 
-    def write(self, data: bytes) -> None:
-        """Write ``data`` (whole lines) to the OS."""
-        data = self._pending + data if self._pending else data
+    def write(self, *chunks: bytes) -> None:
+        """Write ``chunks`` (each whole lines) to the OS, in one system call when it takes them all."""
+        with _ctrl_c_deferred():
+            if len(chunks) == 1 or not hasattr(os, "writev"):
+                self._write_fully(b"".join(chunks))
+                return
+            for start in range(0, len(chunks), _IOV_MAX):
+                group = chunks[start : start + _IOV_MAX]
+                written = os.writev(self._fd, group)
+                if written < sum(len(chunk) for chunk in group):
+                    self._write_fully(b"".join(group)[written:])
+
+    def _write_fully(self, data: bytes) -> None:
         view = memoryview(data)
-        self._pending = data
         while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-            self._pending = bytes(view) if view else b""
+            view = view[os.write(self._fd, view) :]
 
     def sync(self) -> None:
         """Push everything written so far to the disk (fsync)."""
