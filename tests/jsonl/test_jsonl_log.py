@@ -247,3 +247,29 @@ def test_concurrent_sessions_write_separate_logs(log_dir: Path) -> None:
     logs = [read_run(path) for path in sorted(log_dir.iterdir())]
     assert {log.events[0]["run_id"] for log in logs} == {first.run.run_id, second.run.run_id}
     assert all(len(log.steps) == 10 and log.status == "completed" for log in logs)
+
+
+def test_awkward_metric_names_still_give_one_valid_line_per_step(
+    log_dir: Path, strict_lines: StrictLines
+) -> None:
+    names = ['a},{"step":1', 'quote"d', "null", "back\\slash", "new\nline", "ünï"]
+    s = session(refresh_interval=60)
+    with s:
+        s.start_epoch(1)
+        for step in (1, 2, 3):
+            s.update_training_progress(step, {name: float(step) for name in names})
+    steps = [e for e in strict_lines(only_log(log_dir)) if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3]
+    assert steps[2]["metrics"] == dict.fromkeys(names, 3.0)
+
+
+def test_a_large_batch_keeps_every_step_in_order(log_dir: Path, strict_lines: StrictLines) -> None:
+    s = session(refresh_interval=3600, steps_per_epoch=1500)
+    with s:
+        s.start_epoch(1)
+        for step in range(1, 1501):
+            s.update_training_progress(step, math.nan if step == 700 else step / 10, 0.5)
+    steps = [e for e in strict_lines(only_log(log_dir)) if e["event"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 1501))
+    assert steps[699]["metrics"]["loss"] == "NaN"
+    assert steps[1499]["metrics"] == {"loss": 150.0, "accuracy": 0.5}

@@ -1,9 +1,10 @@
 """Strict RFC 8259 JSON lines with orjson: non-finite floats become "NaN", "Infinity", "-Infinity".
 
-orjson writes NaN and the infinities as ``null``. Step batches take a fast path
-(one template per phase, orjson for the floats and the metrics) and are
-re-encoded value by value only when the encoded batch contains ``null``, which
-no finite step line does unless a metric name contains that word.
+orjson writes NaN and the infinities as ``null``. Step lines take a fast path: a
+chunk of records is encoded by one orjson call as a list of objects, which is cut
+into lines at the object boundaries and given the phase's constant fields. Only
+a chunk whose encoding contains ``null`` (which no finite step does, unless a
+metric name contains that word) is re-encoded value by value.
 """
 
 from __future__ import annotations
@@ -53,35 +54,36 @@ def dumps_line(obj: Mapping[str, Any]) -> bytes:
     return _dumps(json_safe(obj), default=_fallback, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
 
 
-def step_template(run_id: str, epoch: int, phase: str) -> bytes:
-    """The ``%``-template of one phase's step lines: time, step number, metrics."""
-    head = _dumps({"event": "step", "run_id": run_id})[:-1].replace(b"%", b"%%")
-    middle = _dumps({"epoch": epoch, "phase": phase})[1:-1].replace(b"%", b"%%")
-    return head + b',"time":%b,' + middle + b',"step":%d,"metrics":%b}\n'
+def step_prefix(run_id: str, epoch: int, phase: str) -> bytes:
+    """The constant start of one phase's step lines, up to the step's own fields."""
+    return _dumps({"event": "step", "run_id": run_id, "epoch": epoch, "phase": phase})[:-1] + b","
 
 
 CHUNK = 512
 """Step lines per bytes object: small enough to stay in the CPU cache while being built."""
 
+_BOUNDARY = b'},{"step":'
+"""Between two encoded records; cannot occur inside a JSON string (its quote would be escaped)."""
 
-def _encode_chunk(template: bytes, records: Sequence[StepRecord]) -> bytes:
-    dumps = _dumps
-    data = b"".join([template % (dumps(t), step, dumps(metrics)) for step, metrics, t in records])
+
+def _encode_chunk(prefix: bytes, records: Sequence[StepRecord]) -> bytes:
+    data = _dumps([{"step": step, "time": t, "metrics": metrics} for step, metrics, t in records])
     if b"null" in data:
-        data = b"".join(
+        data = _dumps(
             [
-                template % (dumps(t), step, dumps({k: json_safe(v) for k, v in metrics.items()}))
+                {"step": step, "time": t, "metrics": {k: json_safe(v) for k, v in metrics.items()}}
                 for step, metrics, t in records
             ]
         )
-    return data
+    # data is [{"step":..},{"step":..}]: drop the brackets, cut between objects, prefix each.
+    return prefix + data[2:-1].replace(_BOUNDARY, b"}\n" + prefix + b'"step":') + b"\n"
 
 
-def encode_steps(template: bytes, records: Sequence[StepRecord]) -> list[bytes]:
+def encode_steps(prefix: bytes, records: Sequence[StepRecord]) -> list[bytes]:
     """Every record as one step line, in chunks of whole lines (:data:`CHUNK` lines each)."""
     if len(records) <= CHUNK:
-        return [_encode_chunk(template, records)]
-    return [_encode_chunk(template, records[i : i + CHUNK]) for i in range(0, len(records), CHUNK)]
+        return [_encode_chunk(prefix, records)] if records else []
+    return [_encode_chunk(prefix, records[i : i + CHUNK]) for i in range(0, len(records), CHUNK)]
 
 
 __all__ = [
@@ -91,5 +93,5 @@ __all__ = [
     "encode_steps",
     "json_safe",
     "non_finite_text",
-    "step_template",
+    "step_prefix",
 ]

@@ -13,18 +13,18 @@ import click
 from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, hookimpl
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import log_command
-from trainscope_jsonl.encoding import dumps_line, encode_steps, step_template
+from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
 from trainscope_jsonl.writer import LogWriter, log_directory, log_file_name
 
 
 class RunLog:
-    """One run's open log and the step template of its current phase."""
+    """One run's open log and the step-line prefix of its current phase."""
 
-    __slots__ = ("template", "writer")
+    __slots__ = ("prefix", "writer")
 
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
-        self.template = b""
+        self.prefix = b""
 
 
 _open_logs: dict[str, RunLog] = {}
@@ -55,7 +55,7 @@ def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None:
-        log.template = step_template(run.run_id, phase.epoch, phase.name)
+        log.prefix = step_prefix(run.run_id, phase.epoch, phase.name)
         log.writer.write(dumps_line(schema.phase_start(run, phase)))
 
 
@@ -63,7 +63,7 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 def trainscope_progress(run: RunInfo, records: Sequence[StepRecord]) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None:
-        log.writer.write(*encode_steps(log.template, records))
+        log.writer.write(*encode_steps(log.prefix, records))
 
 
 @hookimpl
