@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from trainscope import PluginWarning, TrainingSession, hookimpl
+from trainscope import PluginFatalError, PluginWarning, TrainingSession, hookimpl
 from trainscope import environment_variables as env_vars
 
 
@@ -54,3 +54,19 @@ def test_trace_prints_every_hook_call(recorder: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(env_vars.TRAINSCOPE_TRACE_PLUGINS, "1")
     run(recorder)
     assert "trainscope: trainscope_train_start -> Recorder" in capsys.readouterr().err
+
+
+class CannotStart:
+    @hookimpl
+    def trainscope_train_start(self) -> None:
+        raise PluginFatalError("log folder 'x' is not writable")
+
+
+def test_a_fatal_plugin_error_stops_the_run_before_training(recorder: Any) -> None:
+    with (
+        pytest.raises(PluginFatalError, match="not writable"),
+        TrainingSession("Net", 1, 1, plugins=[CannotStart(), recorder]) as s,
+    ):
+        s.start_epoch(1)
+    assert recorder.hooks() == ["train_start", "train_end"]
+    assert recorder.events[-1] == ("train_end", "failed")

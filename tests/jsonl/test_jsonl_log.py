@@ -221,22 +221,23 @@ def test_unwritable_directory_is_an_error_before_the_first_epoch(
     assert recorder.events == []
 
 
-def test_unwritable_directory_warns_before_training_without_strict(
+def test_unwritable_directory_stops_the_run_before_training_without_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     monkeypatch.setenv(trainscope.environment_variables.TRAINSCOPE_LOG_DIR, str(blocker))
-    monkeypatch.delenv(trainscope.environment_variables.TRAINSCOPE_STRICT, raising=False)
-    recorder = Recorder()
-    s = session(plugins=["jsonl", recorder], strict=False)
-    with pytest.warns(trainscope.PluginWarning, match="not-a-directory") as warned:
-        s.start_training()
-    assert recorder.events == []
-    assert len(warned) == 1
-    with s:
+    recorder = EndRecorder()
+    s = session(plugins=[recorder, "jsonl"], strict=False)
+    with pytest.raises(LogDirectoryError, match="not-a-directory"), s:
         run_epochs(s)
-    assert recorder.events == ["epoch 1", "epoch 2"]
+    assert recorder.events == ["end failed"]
+
+
+class EndRecorder(Recorder):
+    @trainscope.hookimpl
+    def trainscope_train_end(self, status: str) -> None:
+        self.events.append(f"end {status}")
 
 
 def test_concurrent_sessions_write_separate_logs(log_dir: Path) -> None:

@@ -5,8 +5,16 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from trainscope.hookspecs import hookimpl
+from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import MetricValueError
-from trainscope.plugins import PluginError, PluginInfo, PluginManager, PluginWarning, create_plugin_manager
+from trainscope.plugins import (
+    PluginError,
+    PluginFatalError,
+    PluginInfo,
+    PluginManager,
+    PluginWarning,
+    create_plugin_manager,
+)
 from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
 from trainscope.session import SessionStateError, TrainingSession
 from trainscope.spec import LayerSpec, ModelSpec
@@ -18,6 +26,7 @@ __all__ = [
     "ModelSpec",
     "PhaseInfo",
     "PluginError",
+    "PluginFatalError",
     "PluginInfo",
     "PluginManager",
     "PluginWarning",
@@ -29,4 +38,5 @@ __all__ = [
     "__version__",
     "create_plugin_manager",
     "hookimpl",
+    "is_accuracy_like",
 ]

@@ -25,6 +25,14 @@ class PluginError(Exception):
     """A plugin cannot be used as written (for example, a misspelt hook name)."""
 
 
+class PluginFatalError(PluginError):
+    """Raised by a plugin that cannot do what the user asked of it (an unwritable log folder).
+
+    Unlike any other exception from a hook, it is not contained: it ends the run as
+    ``failed``. Raise it in ``trainscope_train_start`` so the run stops before training.
+    """
+
+
 class PluginWarning(UserWarning):
     """A plugin could not be loaded, or was disabled after it raised."""
 
@@ -180,6 +188,8 @@ class PluginManager:
         for impl in reversed(impls):  # pluggy's order: last registered first
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except PluginFatalError:
+                raise
             except Exception as exc:
                 if self.strict:
                     raise

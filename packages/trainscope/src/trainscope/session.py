@@ -98,7 +98,11 @@ class TrainingSession:
             return
         self._started = True
         self.run.start_time = time.time()
-        self.plugin_manager.train_start(self.run)
+        try:
+            self.plugin_manager.train_start(self.run)
+        except Exception as exc:
+            self._abort("failed", exc)  # reporters that did start close cleanly
+            raise
 
     def finish_training(self) -> None:
         """End the open phase and epoch, then the run as ``completed``; idempotent."""

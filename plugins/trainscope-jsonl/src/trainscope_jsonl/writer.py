@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from trainscope import PluginFatalError
 from trainscope import environment_variables as core_env
 
 DEFAULT_LOG_DIR = "runs"
@@ -20,8 +21,11 @@ DEFAULT_LOG_DIR = "runs"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class LogDirectoryError(OSError):
-    """The run log cannot be created; the message names the path and what to do."""
+class LogDirectoryError(PluginFatalError, OSError):
+    """The run log cannot be created; the message names the path and what to do.
+
+    Raised at ``trainscope_train_start``, it stops the run before the first epoch.
+    """
 
 
 def log_directory(environ: Mapping[str, str] | None = None) -> Path:

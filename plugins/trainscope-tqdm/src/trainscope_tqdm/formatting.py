@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 
 from tqdm import tqdm
 
-_WORD = re.compile(r"[^0-9a-zA-Z]+")
-_ACCURACY_WORDS = frozenset({"acc", "accuracy"})
-
-
-def is_accuracy_like(name: str) -> bool:
-    """True for a metric shown as a percentage: a name with the word ``acc`` or ``accuracy``.
-
-    Words are separated by anything but letters and digits, so ``accuracy``,
-    ``val_acc``, ``top5_accuracy`` and ``train/acc`` match; ``accel`` does not.
-    """
-    return any(word in _ACCURACY_WORDS for word in _WORD.split(name.lower()))
+from trainscope import is_accuracy_like
 
 
 def format_value(name: str, value: float) -> str:
