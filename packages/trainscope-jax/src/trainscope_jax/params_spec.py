@@ -8,7 +8,7 @@ layer per parent node; a recognisable kernel prints as ``Linear(...)`` or ``Conv
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -36,12 +36,23 @@ def _is_array(leaf: Any) -> bool:
     return hasattr(leaf, "shape") and hasattr(leaf, "dtype")
 
 
+def _leaves_with_names(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every array leaf with its path; dicts in insertion order (the order layers were made)."""
+    if isinstance(tree, Mapping):
+        for key, value in tree.items():
+            yield from _leaves_with_names(value, (*prefix, str(key)))
+    elif isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+        for index, value in enumerate(tree):
+            yield from _leaves_with_names(value, (*prefix, str(index)))
+    else:
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            if _is_array(leaf):
+                yield (*prefix, *(_key_name(k) for k in path)), leaf
+
+
 def _arrays_by_layer(tree: Any) -> dict[tuple[str, ...], dict[str, Any]]:
     layers: dict[tuple[str, ...], dict[str, Any]] = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        if not _is_array(leaf):
-            continue
-        names = tuple(_key_name(k) for k in path)
+    for names, leaf in _leaves_with_names(tree):
         if len(names) > 1 and names[0] in _COLLECTIONS:
             names = names[1:]
         parent, leaf_name = (names[:-1], names[-1]) if names else ((), "value")

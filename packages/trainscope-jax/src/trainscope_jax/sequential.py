@@ -68,6 +68,7 @@ class Sequential:
         self.layers: tuple[tuple[str, Layer], ...] = tuple(items)
         self.input_shape: Shape = tuple(int(d) for d in input_shape)
         self.name = name
+        self._counts: list[tuple[int, int]] = []
         self._internal_shapes = self._infer_shapes()
 
     # -- structure -------------------------------------------------------------
@@ -87,7 +88,7 @@ class Sequential:
         return (s[1], s[2], s[0]) if len(s) == 3 else s
 
     def _infer_shapes(self) -> list[Shape]:
-        """Output shape of every layer (internal layout), checking that the layers fit together."""
+        """Output shape (internal layout) and parameter counts of every layer, checking that they fit."""
         x = jax.ShapeDtypeStruct((1, *self._internal_input_shape()), jnp.float32)
         shapes: list[Shape] = []
         for name, layer in self.layers:
@@ -95,6 +96,7 @@ class Sequential:
             try:
                 params, state = _abstract_variables(layer, shape)
                 x, _ = jax.eval_shape(layer.apply, params, state, x)
+                self._counts.append((_count(params), _count(state)))
             except (ValueError, TypeError) as exc:
                 raise ValueError(
                     f"layer {name!r} ({layer!r}) cannot take input {_chw(shape)}: {exc}"
@@ -126,7 +128,7 @@ class Sequential:
         key: jax.Array | None = None,
         logits: bool = False,
     ) -> tuple[jax.Array, Params]:
-        """Run a channels-first batch ``x``; returns the output and the new state.
+        """Run a channels-first batch ``x``; returns the output (images channels-first) and the new state.
 
         ``logits=True`` stops before a final Softmax. ``key`` feeds Dropout while training.
         """
@@ -137,17 +139,18 @@ class Sequential:
         for i, (name, layer) in enumerate(layers):
             layer_key = jax.random.fold_in(key, i) if key is not None and layer.uses_rng else None
             x, new_state[name] = layer.apply(params[name], state[name], x, train=train, key=layer_key)
+        if x.ndim == 4:
+            x = jnp.transpose(x, (0, 3, 1, 2))
         return x, new_state
 
     # -- description -----------------------------------------------------------
 
     def spec(self, name: str | None = None, *, batch_size: int = 1, dtype_bytes: int = 4) -> ModelSpec:
         """A ``ModelSpec`` for the architecture printer: arguments, output shapes, parameter counts."""
-        shape = self._internal_input_shape()
         layer_specs = []
-        for (layer_name, layer), out_shape in zip(self.layers, self._internal_shapes):
-            params, state = _abstract_variables(layer, shape)
-            trainable, frozen = _count(params), _count(state)
+        for (layer_name, layer), out_shape, (trainable, frozen) in zip(
+            self.layers, self._internal_shapes, self._counts
+        ):
             layer_specs.append(
                 LayerSpec(
                     name=layer_name,
@@ -158,7 +161,6 @@ class Sequential:
                     output_shape=_chw(out_shape),
                 )
             )
-            shape = out_shape
         return ModelSpec(
             name=name or self.name,
             input_shape=self.input_shape,
