@@ -153,6 +153,9 @@ def test_prefetch_keeps_order_and_puts_batches_on_the_device(background: bool) -
     out = list(prefetch_to_device(iter(batches), background=background))
     assert [int(b[0][0]) for b in out] == list(range(5))
     assert all(isinstance(b[0], jax.Array) for b in out)
+    host = list(prefetch_to_device(iter(batches), background=background, transfer=False))
+    assert all(type(b[0]) is np.ndarray for b in host)
+    assert [int(b[0][0]) for b in host] == list(range(5))
 
 
 def test_background_prefetch_reraises_data_errors() -> None:

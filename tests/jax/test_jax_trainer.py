@@ -139,7 +139,7 @@ def test_fit_on_digits_improves_validation_accuracy() -> None:
 
 
 class SlowDataset:
-    """A data set read on the background thread (not in memory), failing at one index."""
+    """A data set not in memory, failing at one index."""
 
     in_memory = False
 
@@ -160,9 +160,10 @@ class SlowDataset:
         return self.data.get_batch(indices)
 
 
-def test_fit_reads_other_data_sets_on_a_background_thread() -> None:
+@pytest.mark.parametrize("thread", [True, False])
+def test_fit_reads_data_sets_not_in_memory_on_a_thread_or_inline(thread: bool) -> None:
     recorder = Recorder()
-    with tiny_trainer(batch_size=8, shuffle=False) as trainer:
+    with tiny_trainer(batch_size=8, shuffle=False, prefetch_thread=thread) as trainer:
         history = trainer.fit(SlowDataset(tiny_data()), SlowDataset(tiny_data(10)), plugins=[recorder])
         assert history.last.validation_accuracy is not None
         with pytest.raises(DataError, match=r"x\.png"):

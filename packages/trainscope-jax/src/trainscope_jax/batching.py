@@ -6,7 +6,7 @@ import collections
 import math
 import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import jax
@@ -71,23 +71,36 @@ def prefetch_to_device(
     size: int = 2,
     device: jax.Device | None = None,
     background: bool = False,
-) -> Generator[tuple[jax.Array, ...], None, None]:
+    transfer: bool = True,
+) -> Generator[tuple[Any, ...], None, None]:
     """Yield ``batches`` already copied to ``device``, ``size`` batches ahead.
 
     ``background=True`` reads the batches (decoding, augmenting) on a thread, so
     host-side data work overlaps the device's work on earlier steps.
+    ``transfer=False`` yields the host arrays as they are (on the CPU, a jitted
+    function takes NumPy arrays without the cost of a separate ``device_put``).
     """
+    put = (lambda batch: jax.device_put(batch, device)) if transfer else _identity
     if background:
-        return _background(batches, size, device)
-    return _lookahead(batches, size, device)
+        return _background(batches, size, put)
+    if not transfer:
+        return (batch for batch in batches)
+    return _lookahead(batches, size, put)
+
+
+def _identity(batch: tuple[Any, ...]) -> tuple[Any, ...]:
+    return batch
+
+
+Put = Callable[[tuple[Any, ...]], tuple[Any, ...]]
 
 
 def _lookahead(
-    batches: Iterable[tuple[Any, ...]], size: int, device: jax.Device | None
-) -> Generator[tuple[jax.Array, ...], None, None]:
-    ready: collections.deque[tuple[jax.Array, ...]] = collections.deque()
+    batches: Iterable[tuple[Any, ...]], size: int, put: Put
+) -> Generator[tuple[Any, ...], None, None]:
+    ready: collections.deque[tuple[Any, ...]] = collections.deque()
     for batch in batches:
-        ready.append(jax.device_put(batch, device))
+        ready.append(put(batch))
         if len(ready) >= size:
             yield ready.popleft()
     while ready:
@@ -98,8 +111,8 @@ _DONE = object()
 
 
 def _background(
-    batches: Iterable[tuple[Any, ...]], size: int, device: jax.Device | None
-) -> Generator[tuple[jax.Array, ...], None, None]:
+    batches: Iterable[tuple[Any, ...]], size: int, put: Put
+) -> Generator[tuple[Any, ...], None, None]:
     slots: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
     stop = threading.Event()
 
@@ -115,7 +128,7 @@ def _background(
     def produce() -> None:
         try:
             for batch in batches:
-                if not offer(jax.device_put(batch, device)):
+                if not offer(put(batch)):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
             offer(exc)

@@ -22,6 +22,10 @@ from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_d
 from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
 from trainscope_jax.sequential import Params, Sequential
 
+REPORT_LAG = 2
+"""Steps are reported this many steps after they are dispatched: a flush waits only for the
+values it converts, so the device keeps working on the newer steps while the reporters run."""
+
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
 
 
@@ -43,6 +47,8 @@ class TrainerConfig:
     dtype: str = "float32"
     shuffle: bool = True
     refresh_interval: float = 0.1
+    prefetch_thread: bool | None = None
+    """Read batches of data sets not in memory on a background thread; None: only off the CPU."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -113,9 +119,12 @@ class ModelTrainer:
         self.config = config or TrainerConfig()
         self.device_choice: DeviceChoice = select_device(self.config.platform)
         check_dtype_supported(self.device_choice, self.config.dtype)
-        if self.config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
+        if self.config.dtype == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("dtype 'float64' needs 64-bit JAX: set JAX_ENABLE_X64=1 before starting Python")
         self.device = jax.devices()[0]
+        # Copy batches ahead with device_put, except on the CPU: there the jitted step takes
+        # NumPy arrays directly, and a separate device_put would only add Python overhead.
+        self._transfer = self.device.platform != "cpu"
         self.dtype = jnp.dtype(self.config.dtype)
         self.optimizer = make_optimizer(
             self.config.optimizer,
@@ -246,6 +255,7 @@ class ModelTrainer:
         """The hyper-parameters reported to the session."""
         config = asdict(self.config)
         config.pop("refresh_interval")
+        config.pop("prefetch_thread")
         return config
 
     def environment(self) -> dict[str, Any]:
@@ -330,7 +340,7 @@ class ModelTrainer:
         with session:
             for epoch in range(1, epochs + 1):
                 session.start_epoch(epoch)
-                train_results = self._train_epoch(session, loader, epoch, not train_set.in_memory)
+                train_results = self._train_epoch(session, loader, epoch, self._use_thread(train_set))
                 session.finish_training_epoch()
                 val_results: list[StepResult] = []
                 if val_set is not None:
@@ -345,12 +355,17 @@ class ModelTrainer:
         self, session: TrainingSession, loader: BatchLoader, epoch: int, background: bool
     ) -> list[StepResult]:
         results = []
-        batches = prefetch_to_device(loader.epoch(epoch), device=self.device, background=background)
+        batches = prefetch_to_device(
+            loader.epoch(epoch), device=self.device, background=background, transfer=self._transfer
+        )
         with contextlib.closing(batches):
             for step, (inputs, labels) in enumerate(batches, 1):
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-                session.update_training_progress(step, loss, accuracy)
                 results.append(StepResult(loss, accuracy))
+                if step > REPORT_LAG:
+                    session.update_training_progress(step - REPORT_LAG, *results[step - REPORT_LAG - 1])
+        for step in range(max(len(results) - REPORT_LAG, 0) + 1, len(results) + 1):
+            session.update_training_progress(step, *results[step - 1])
         return results
 
     def _validate(
@@ -360,13 +375,25 @@ class ModelTrainer:
         host = (padded_batch(dataset, indices, size) for indices in batches)
         results = []
         state = self.state
-        device_batches = prefetch_to_device(host, device=self.device, background=not dataset.in_memory)
+        device_batches = prefetch_to_device(
+            host, device=self.device, background=self._use_thread(dataset), transfer=self._transfer
+        )
         with contextlib.closing(device_batches):
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
                 loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
-                session.update_validation_progress(step, loss, accuracy)
                 results.append(StepResult(loss, accuracy))
+                if step > REPORT_LAG:
+                    session.update_validation_progress(step - REPORT_LAG, *results[step - REPORT_LAG - 1])
+        for step in range(max(len(results) - REPORT_LAG, 0) + 1, len(results) + 1):
+            session.update_validation_progress(step, *results[step - 1])
         return results
+
+    def _use_thread(self, dataset: Dataset) -> bool:
+        if dataset.in_memory:
+            return False
+        if self.config.prefetch_thread is None:
+            return self._transfer  # on the CPU, async dispatch already overlaps inline reading
+        return self.config.prefetch_thread
 
     def _dataset(self, data: DataArg, role: str) -> Dataset:
         dataset: Dataset = ArrayDataset(*data) if isinstance(data, tuple) else data
