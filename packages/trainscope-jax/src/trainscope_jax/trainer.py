@@ -119,7 +119,7 @@ class ModelTrainer:
         self.config = config or TrainerConfig()
         self.device_choice: DeviceChoice = select_device(self.config.platform)
         check_dtype_supported(self.device_choice, self.config.dtype)
-        if self.config.dtype == "float64" and not jax.config.jax_enable_x64:
+        if self.config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
             raise ValueError("dtype 'float64' needs 64-bit JAX: set JAX_ENABLE_X64=1 before starting Python")
         self.device = jax.devices()[0]
         # Copy batches ahead with device_put, except on the CPU: there the jitted step takes
