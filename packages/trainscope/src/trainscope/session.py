@@ -234,14 +234,7 @@ class TrainingSession:
         phase = self._phase
         if phase is None or phase.ended or phase.name != "train":
             self._out_of_order("update_training_progress", "start_epoch(epoch)")
-        if type(step) is not int:
-            step = _as_step(step)
-        if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
-            loss, accuracy, metrics = _normalize_metrics(loss, accuracy, metrics)
-        now = _monotonic()
-        self._buffer.append((step, loss, accuracy, metrics or None, now))
-        if now - self._last_flush >= self.refresh_interval:
-            self._flush(now)
+        self._buffer_step(step, loss, accuracy, metrics)
 
     def update_validation_progress(
         self, step: int, loss: Any = None, accuracy: Any = None, /, **metrics: Any
@@ -250,6 +243,9 @@ class TrainingSession:
         phase = self._phase
         if phase is None or phase.ended or phase.name != "validation":
             self._out_of_order("update_validation_progress", "start_validation()")
+        self._buffer_step(step, loss, accuracy, metrics)
+
+    def _buffer_step(self, step: int, loss: Any, accuracy: Any, metrics: dict[str, Any]) -> None:
         if type(step) is not int:
             step = _as_step(step)
         if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
