@@ -163,3 +163,36 @@ def test_device_scalars_of_any_dtype_and_count_come_back_in_order(count: int) ->
     arrays = [makers[i % 4](i) for i in range(count)]
     expected = [float(i % 2 == 0) if i % 4 == 3 else float(i) for i in range(count)]
     assert fetch_scalars(arrays) == expected
+
+
+class DeviceScalar:
+    """A one-element device value whose computation finishes when the test says so."""
+
+    dtype = np.dtype("float32")
+    shape = ()
+
+    def __init__(self, value: float, done: bool) -> None:
+        self.value, self.done = value, done
+
+    def is_ready(self) -> bool:
+        return self.done
+
+    def item(self) -> float:
+        self.done = True  # reading waits for the device
+        return self.value
+
+
+def test_timed_flushes_report_only_steps_the_device_has_computed(recorder: Any) -> None:
+    pytest.importorskip("jax")  # readiness is checked while JAX is in use
+    values = [DeviceScalar(float(i), done=i <= 3) for i in range(1, 9)]
+    with TrainingSession("Net", 1, 8, plugins=[recorder], refresh_interval=0) as s:
+        s.start_epoch(1)
+        for step in range(1, 6):
+            s.update_training_progress(step, values[step - 1])
+        assert [r.step for _, _, r in recorder.records] == [1, 2, 3]
+        values[3].done = values[4].done = True
+        for step in range(6, 9):
+            s.update_training_progress(step, values[step - 1])
+        assert [r.step for _, _, r in recorder.records] == [1, 2, 3, 4, 5]
+    assert [r.step for _, _, r in recorder.records] == list(range(1, 9))
+    assert [r.metrics["loss"] for _, _, r in recorder.records] == [float(i) for i in range(1, 9)]

@@ -22,10 +22,6 @@ from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_d
 from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
 from trainscope_jax.sequential import Params, Sequential
 
-REPORT_LAG = 2
-"""Steps are reported this many steps after they are dispatched: a flush waits only for the
-values it converts, so the device keeps working on the newer steps while the reporters run."""
-
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
 
 
@@ -362,10 +358,7 @@ class ModelTrainer:
             for step, (inputs, labels) in enumerate(batches, 1):
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
                 results.append(StepResult(loss, accuracy))
-                if step > REPORT_LAG:
-                    session.update_training_progress(step - REPORT_LAG, *results[step - REPORT_LAG - 1])
-        for step in range(max(len(results) - REPORT_LAG, 0) + 1, len(results) + 1):
-            session.update_training_progress(step, *results[step - 1])
+                session.update_training_progress(step, loss, accuracy)
         return results
 
     def _validate(
@@ -382,10 +375,7 @@ class ModelTrainer:
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
                 loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
                 results.append(StepResult(loss, accuracy))
-                if step > REPORT_LAG:
-                    session.update_validation_progress(step - REPORT_LAG, *results[step - REPORT_LAG - 1])
-        for step in range(max(len(results) - REPORT_LAG, 0) + 1, len(results) + 1):
-            session.update_validation_progress(step, *results[step - 1])
+                session.update_validation_progress(step, loss, accuracy)
         return results
 
     def _use_thread(self, dataset: Dataset) -> bool:

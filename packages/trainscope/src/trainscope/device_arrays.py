@@ -10,9 +10,11 @@ most a handful of stackers.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _MAX_STACK = 256
 
@@ -21,6 +23,30 @@ def jax_array_type() -> type | None:
     """``jax.Array`` if jax is imported, else None."""
     jax = sys.modules.get("jax")
     return getattr(jax, "Array", None) if jax is not None else None
+
+
+def ready_prefix(rows: Sequence[T], values: Callable[[T], Iterable[Any]]) -> int:
+    """How many leading rows hold only computed values (``is_ready()``, or not device arrays).
+
+    A device runs its work in order, so readiness is monotone along the buffer:
+    a binary search asks O(log n) rows.
+    """
+
+    def ready(row: T) -> bool:
+        for value in values(row):
+            is_ready = getattr(value, "is_ready", None)
+            if is_ready is not None and not is_ready():
+                return False
+        return True
+
+    low, high = 0, len(rows)  # rows[:low] are ready; rows[high:] are not
+    while low < high:
+        middle = (low + high) // 2
+        if ready(rows[middle]):
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 @cache

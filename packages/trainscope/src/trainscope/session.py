@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from trainscope import __version__
+from trainscope.device_arrays import jax_array_type, ready_prefix
 from trainscope.metrics import Entry, RunningMeans, check_metric, convert_entries
 from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
@@ -253,15 +254,22 @@ class TrainingSession:
         now = _monotonic()
         self._buffer.append((step, loss, accuracy, metrics or None, now))
         if now - self._last_flush >= self.refresh_interval:
-            self._flush(now)
+            self._flush(now, wait=False)
 
-    def _flush(self, now: float) -> None:
+    def _flush(self, now: float, *, wait: bool = True) -> None:
+        """Report the buffered steps; without ``wait``, only those the device has computed."""
         self._last_flush = now
-        if not self._buffer:
+        buffer = self._buffer
+        if not buffer:
             return
+        count = len(buffer)
+        if not wait and jax_array_type() is not None:
+            count = ready_prefix(buffer, _entry_values)
+            if count == 0:
+                return
         phase = self._phase
         assert phase is not None
-        entries, self._buffer = self._buffer, []
+        entries, self._buffer = buffer[:count], buffer[count:]
         records, columns = convert_entries(entries, self._clock_offset)
         self._means.add(columns)
         phase.metrics = self._means.means()
@@ -282,6 +290,10 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
+
+
+def _entry_values(entry: Entry) -> Iterable[Any]:
+    return (entry[1], entry[2], *(entry[3] or {}).values())
 
 
 def _as_step(step: Any) -> int:
