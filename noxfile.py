@@ -6,6 +6,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -83,16 +84,8 @@ def wheels(session: nox.Session) -> None:
     if len(built) != len(PACKAGES):
         session.error(f"expected {len(PACKAGES)} wheels in {dist}, found {[w.name for w in built]}")
 
-    env = Path(tempfile.mkdtemp(prefix="trainscope-env-"))
-    session.run("uv", "venv", "--quiet", "--python", sys.executable, str(env / "venv"))
-    python = env / "venv" / "bin" / "python"
-    session.run("uv", "pip", "install", "--quiet", "--python", str(python), *map(str, built))
-
-    session.chdir(env)
-    output = session.run(
-        str(env / "venv" / "bin" / "trainscope"), "plugins", "--json", silent=True, external=True
-    )
-    listed = {entry["name"]: entry for entry in json.loads(output or "[]")}
+    python = _fresh_env(session, built)
+    listed = _listed_plugins(session, python)
     for name, distribution in _declared_entry_points().items():
         entry = listed.get(name)
         if entry is None or not entry["enabled"] or entry["distribution"] != distribution:
@@ -101,11 +94,35 @@ def wheels(session: nox.Session) -> None:
     session.run(
         str(python),
         "-c",
-        "import trainscope_jax.data as d, pathlib, sys; "
-        "assert 'site-packages' in d.__file__, d.__file__; "
-        "train, val = d.load_digits(); print('digits from the wheel:', len(train), len(val))",
+        "import trainscope_jax as t; "
+        "assert 'site-packages' in t.__file__, t.__file__; "
+        "train, val = t.load_digits(); print('embedded digits from the wheel:', len(train), len(val))",
         external=True,
     )
+
+    core = next(wheel for wheel in built if wheel.name.startswith("trainscope-"))
+    for plugin in (wheel for wheel in built if wheel != core and "jax" not in wheel.name):
+        alone = _listed_plugins(session, _fresh_env(session, [core, plugin]))
+        if [entry["enabled"] for entry in alone.values()] != [True]:
+            session.error(f"{plugin.name} installed alone with the core: {alone}")
+        session.log(f"{plugin.name} works alone: {sorted(alone)}")
+
+
+def _fresh_env(session: nox.Session, wheels: list[Path]) -> Path:
+    """A new virtual environment outside the checkout with ``wheels`` installed; its python."""
+    env = Path(tempfile.mkdtemp(prefix="trainscope-env-")) / "venv"
+    session.run("uv", "venv", "--quiet", "--python", sys.executable, str(env))
+    python = env / "bin" / "python"
+    session.run("uv", "pip", "install", "--quiet", "--python", str(python), *map(str, wheels))
+    return python
+
+
+def _listed_plugins(session: nox.Session, python: Path) -> dict[str, dict[str, Any]]:
+    """``trainscope plugins --json``, run from outside the checkout, by plugin name."""
+    session.chdir(python.parents[2])
+    output = session.run(str(python.parent / "trainscope"), "plugins", "--json", silent=True, external=True)
+    session.chdir(ROOT)
+    return {entry["name"]: entry for entry in json.loads(str(output or "[]"))}
 
 
 @nox.session
