@@ -196,3 +196,35 @@ def test_timed_flushes_report_only_steps_the_device_has_computed(recorder: Any) 
         assert [r.step for _, _, r in recorder.records] == [1, 2, 3, 4, 5]
     assert [r.step for _, _, r in recorder.records] == list(range(1, 9))
     assert [r.metrics["loss"] for _, _, r in recorder.records] == [float(i) for i in range(1, 9)]
+
+
+def test_long_buffers_are_reported_in_bounded_batches(recorder: Any) -> None:
+    from trainscope.session import MAX_BATCH
+
+    steps = 3 * MAX_BATCH + 5
+    with TrainingSession("Net", 1, steps, plugins=[recorder], refresh_interval=60) as s:
+        s.start_epoch(1)
+        for step in range(1, steps + 1):
+            s.update_training_progress(step, 0.5)
+    sizes = [event[2] for event in recorder.events if event[0] == "progress"]
+    assert sizes == [MAX_BATCH, MAX_BATCH, MAX_BATCH, 5]
+    assert [r.step for _, _, r in recorder.records] == list(range(1, steps + 1))
+
+
+def test_step_records_offer_columns_and_records(recorder: Any) -> None:
+    with TrainingSession("Net", 1, 2, plugins=[recorder], refresh_interval=60) as s:
+        s.start_epoch(1)
+        s.update_training_progress(1, 0.5, f1=0.25)
+        s.update_training_progress(2, 0.75)
+    (_, _, first), (_, _, second) = recorder.records
+    assert (first.metrics, second.metrics) == ({"loss": 0.5, "f1": 0.25}, {"loss": 0.75})
+
+
+def test_step_records_columns() -> None:
+    from trainscope import StepRecord, StepRecords
+
+    records = StepRecords([1, 2], [10.0, 11.0], {"loss": [0.5, 0.75], "f1": [0.25, None]})
+    assert len(records) == 2
+    assert records[1] == StepRecord(2, {"loss": 0.75}, 11.0)
+    assert list(records) == [StepRecord(1, {"loss": 0.5, "f1": 0.25}, 10.0), records[1]]
+    assert records.metric_dicts() == [{"loss": 0.5, "f1": 0.25}, {"loss": 0.75}]

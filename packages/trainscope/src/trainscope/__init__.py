@@ -15,7 +15,7 @@ from trainscope.plugins import (
     PluginWarning,
     create_plugin_manager,
 )
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, StepRecords
 from trainscope.session import SessionStateError, TrainingSession
 from trainscope.spec import LayerSpec, ModelSpec
 
@@ -34,6 +34,7 @@ __all__ = [
     "RunStatus",
     "SessionStateError",
     "StepRecord",
+    "StepRecords",
     "TrainingSession",
     "__version__",
     "create_plugin_manager",

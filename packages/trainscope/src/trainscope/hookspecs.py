@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
     import click
@@ -84,7 +84,7 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 
 
 @hookspec
-def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: Sequence[StepRecord]) -> None:
+def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
     """Called with a batch of step records, at most every refresh interval and at phase end.
 
     Every step reaches the reporters exactly once, in order. ``phase.metrics``
@@ -92,8 +92,9 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: Sequence[StepRe
 
     :param run: the run.
     :param phase: the phase the steps belong to.
-    :param records: the steps since the last call: step number, metrics as floats,
-        wall-clock time.
+    :param records: the steps since the last call, a sequence of ``StepRecord`` (step
+        number, metrics as floats, wall-clock time) that also offers them column by
+        column (``records.steps``, ``records.times``, ``records.metrics``).
     """
 
 

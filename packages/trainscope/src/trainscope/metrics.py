@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
-from itertools import repeat
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from trainscope.device_arrays import fetch_scalars, jax_array_type
-from trainscope.run import StepRecord
+from trainscope.run import StepRecords
 
 _PLAIN_TYPES: frozenset[type] = frozenset({float, int, type(None)})
 _ARRAY_KINDS = frozenset("fiub")
 _numeric_array_types: set[type] = set()
 """Array types already seen with a numeric dtype: a 0-d one needs no further check."""
-
-Entry = tuple[int, Any, Any, "Mapping[str, Any] | None", float]
-"""A buffered step: step, loss, accuracy, other metrics (or None), monotonic time."""
 
 
 class MetricValueError(TypeError):
@@ -73,49 +69,71 @@ def _convert_values(values: list[Any]) -> list[float]:
     return out
 
 
-def _columns(entries: list[Entry]) -> dict[str, list[Any]]:
-    """Metric name -> one value per entry (None where the step did not report it)."""
-    columns: dict[str, list[Any]] = {}
-    losses = [entry[1] for entry in entries]
-    if any(v is not None for v in losses):
-        columns["loss"] = losses
-    accuracies = [entry[2] for entry in entries]
-    if any(v is not None for v in accuracies):
-        columns["accuracy"] = accuracies
-    n = len(entries)
-    for i, entry in enumerate(entries):
-        extra = entry[3]
-        if extra:
+class StepBuffer:
+    """Buffered steps, column by column, values as given (nothing converted).
+
+    Columns of plain numbers hold no objects the garbage collector tracks, so a
+    long buffer costs the collector nothing. ``extras`` is sparse: ``(index, metrics)``
+    for the steps that reported metrics other than loss and accuracy.
+    """
+
+    __slots__ = ("accuracies", "extras", "losses", "steps", "times")
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.losses: list[Any] = []
+        self.accuracies: list[Any] = []
+        self.times: list[float] = []
+        self.extras: list[tuple[int, Mapping[str, Any]]] = []
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def split(self, count: int) -> StepBuffer:
+        """Remove the first ``count`` steps and return them as a buffer of their own."""
+        head = StepBuffer()
+        head.steps, self.steps = self.steps[:count], self.steps[count:]
+        head.losses, self.losses = self.losses[:count], self.losses[count:]
+        head.accuracies, self.accuracies = self.accuracies[:count], self.accuracies[count:]
+        head.times, self.times = self.times[:count], self.times[count:]
+        head.extras = [(i, m) for i, m in self.extras if i < count]
+        self.extras = [(i - count, m) for i, m in self.extras if i >= count]
+        return head
+
+    def step_values(self, index: int) -> Iterator[Any]:
+        """Every value of the step at ``index``."""
+        yield self.losses[index]
+        yield self.accuracies[index]
+        for i, extra in self.extras:
+            if i == index:
+                yield from extra.values()
+
+    def columns(self) -> dict[str, list[Any]]:
+        """Metric name -> one value per step (None where the step did not report it)."""
+        columns: dict[str, list[Any]] = {}
+        if any(v is not None for v in self.losses):
+            columns["loss"] = self.losses
+        if any(v is not None for v in self.accuracies):
+            columns["accuracy"] = self.accuracies
+        n = len(self.steps)
+        for i, extra in self.extras:
             for key, value in extra.items():
                 if value is not None:
                     columns.setdefault(key, [None] * n)[i] = value
-    return columns
+        return columns
 
 
-def convert_entries(
-    entries: list[Entry], clock_offset: float
-) -> tuple[list[StepRecord], dict[str, list[float]]]:
-    """Step records with float metrics for buffered entries, and the converted columns.
-
-    Conversion happens in one batch for the whole buffer.
-    """
-    columns = _columns(entries)
+def convert_buffer(buffer: StepBuffer, clock_offset: float) -> StepRecords:
+    """The buffered steps with float metrics and wall-clock times, converted in one batch."""
+    columns = buffer.columns()
     values = [v for column in columns.values() for v in column if v is not None]
     if any(type(v) is not float for v in values):
         converted = iter(_convert_values(values))
         columns = {
             name: [None if v is None else next(converted) for v in column] for name, column in columns.items()
         }
-    names = tuple(columns)
-    steps = [entry[0] for entry in entries]
-    times = [entry[4] + clock_offset for entry in entries]
-    rows = zip(*columns.values())
-    if all(None not in column for column in columns.values()):
-        dicts: Iterable[dict[str, float]] = map(dict, map(zip, repeat(names), rows))
-    else:
-        dicts = ({n: v for n, v in zip(names, row) if v is not None} for row in rows)
-    records = list(map(StepRecord._make, zip(steps, dicts, times)))
-    return records, columns
+    times = [t + clock_offset for t in buffer.times]
+    return StepRecords(buffer.steps, times, columns)
 
 
 class RunningMeans:
@@ -127,10 +145,10 @@ class RunningMeans:
         self._sums: dict[str, float] = {}
         self._counts: dict[str, int] = {}
 
-    def add(self, columns: Mapping[str, list[float]]) -> None:
+    def add(self, columns: Mapping[str, list[float | None]]) -> None:
         """Add converted columns (None marks a step without that metric)."""
         for name, column in columns.items():
-            present = column if None not in column else [v for v in column if v is not None]
+            present: list[float] = column if None not in column else [v for v in column if v is not None]  # type: ignore[assignment]
             self._sums[name] = self._sums.get(name, 0.0) + sum(present)
             self._counts[name] = self._counts.get(name, 0) + len(present)
 

@@ -15,7 +15,7 @@ import pluggy
 from trainscope import environment_variables as env_vars
 from trainscope import hookspecs
 from trainscope.hookspecs import PROJECT_NAME
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord
+from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
     import click
@@ -218,7 +218,7 @@ class PluginManager:
     def phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
         self._call("trainscope_phase_start", run=run, phase=phase)
 
-    def progress(self, run: RunInfo, phase: PhaseInfo, records: Sequence[StepRecord]) -> None:
+    def progress(self, run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
         self._call("trainscope_progress", run=run, phase=phase, records=records)
 
     def phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:

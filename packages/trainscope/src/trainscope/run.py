@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from trainscope.spec import ModelSpec
 
@@ -39,6 +40,65 @@ class StepRecord(NamedTuple):
     metrics: dict[str, float]
     time: float
     """Wall-clock time the step was reported, seconds since the epoch."""
+
+
+class StepRecords(Sequence[StepRecord]):
+    """The steps of one ``trainscope_progress`` call: a sequence of :class:`StepRecord`.
+
+    Stored column by column; the records are built on first use and kept. Reporters
+    that handle many steps can read the columns instead:
+
+    - ``steps``: the step numbers;
+    - ``times``: wall-clock times, seconds since the epoch;
+    - ``metrics``: metric name -> one float per step (None where that step did not
+      report the metric), ``loss`` and ``accuracy`` first.
+    """
+
+    __slots__ = ("_dicts", "_records", "metrics", "steps", "times")
+
+    def __init__(self, steps: list[int], times: list[float], metrics: dict[str, list[float | None]]) -> None:
+        self.steps = steps
+        self.times = times
+        self.metrics = metrics
+        self._dicts: list[dict[str, float]] | None = None
+        self._records: list[StepRecord] | None = None
+
+    def metric_dicts(self) -> list[dict[str, float]]:
+        """One ``{name: value}`` dict per step (the records' ``metrics``)."""
+        if self._dicts is None:
+            dicts: list[dict[str, float]] = [{} for _ in self.steps]
+            for name, column in self.metrics.items():
+                if None in column:
+                    for metrics, value in zip(dicts, column):
+                        if value is not None:
+                            metrics[name] = value
+                else:
+                    for metrics, value in zip(dicts, column):
+                        metrics[name] = value  # type: ignore[assignment]
+            self._dicts = dicts
+        return self._dicts
+
+    def records(self) -> list[StepRecord]:
+        """The steps as :class:`StepRecord` named tuples."""
+        if self._records is None:
+            self._records = list(map(StepRecord._make, zip(self.steps, self.metric_dicts(), self.times)))
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @overload
+    def __getitem__(self, index: int) -> StepRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StepRecord]: ...
+    def __getitem__(self, index: int | slice) -> StepRecord | list[StepRecord]:
+        return self.records()[index]
+
+    def __iter__(self) -> Iterator[StepRecord]:
+        return iter(self.records())
+
+    def __repr__(self) -> str:
+        return f"StepRecords({self.records()!r})"
 
 
 @dataclass

@@ -11,11 +11,13 @@ from typing import Any
 
 from trainscope import __version__
 from trainscope.device_arrays import jax_array_type, ready_prefix
-from trainscope.metrics import Entry, RunningMeans, check_metric, convert_entries
+from trainscope.metrics import RunningMeans, StepBuffer, check_metric, convert_buffer
 from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.spec import ModelSpec
 
+MAX_BATCH = 4096
+"""Steps buffered at most before a flush: batches stay small enough for the CPU caches."""
 _PLAIN_TYPES = frozenset({float, int, type(None)})
 _monotonic = time.monotonic
 
@@ -88,8 +90,9 @@ class TrainingSession:
         self._phase: PhaseInfo | None = None
         self._phase_t0 = 0.0
         self._means = RunningMeans()
-        self._buffer: list[Entry] = []
+        self._buffer = StepBuffer()
         self._last_flush = 0.0
+        self._flush_size = MAX_BATCH
 
     # -- run -------------------------------------------------------------------
 
@@ -136,7 +139,7 @@ class TrainingSession:
             try:
                 self._flush(_monotonic())
             except Exception:  # noqa: BLE001 - the run is already failing; report what we can
-                self._buffer.clear()
+                self._buffer = StepBuffer()
         self.plugin_manager.train_end(self.run, status, error)
 
     # -- epoch -----------------------------------------------------------------
@@ -252,30 +255,38 @@ class TrainingSession:
         if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
             loss, accuracy, metrics = _normalize_metrics(loss, accuracy, metrics)
         now = _monotonic()
-        self._buffer.append((step, loss, accuracy, metrics or None, now))
-        if now - self._last_flush >= self.refresh_interval:
+        buffer = self._buffer
+        if metrics:
+            buffer.extras.append((len(buffer.steps), metrics))
+        buffer.steps.append(step)
+        buffer.losses.append(loss)
+        buffer.accuracies.append(accuracy)
+        buffer.times.append(now)
+        if now - self._last_flush >= self.refresh_interval or len(buffer.steps) >= self._flush_size:
             self._flush(now, wait=False)
 
     def _flush(self, now: float, *, wait: bool = True) -> None:
         """Report the buffered steps; without ``wait``, only those the device has computed."""
         self._last_flush = now
         buffer = self._buffer
-        if not buffer:
-            return
         count = len(buffer)
-        if not wait and jax_array_type() is not None:
-            count = ready_prefix(buffer, _entry_values)
-            if count == 0:
-                return
+        if count and not wait and jax_array_type() is not None:
+            count = ready_prefix(range(count), buffer.step_values)
+        self._flush_size = len(buffer) - count + MAX_BATCH
+        if not count:
+            return
         phase = self._phase
         assert phase is not None
-        entries, self._buffer = buffer[:count], buffer[count:]
-        records, columns = convert_entries(entries, self._clock_offset)
-        self._means.add(columns)
+        if count == len(buffer):
+            taken, self._buffer = buffer, StepBuffer()
+        else:
+            taken = buffer.split(count)
+        records = convert_buffer(taken, self._clock_offset)
+        self._means.add(records.metrics)
         phase.metrics = self._means.means()
-        phase.step = records[-1].step
-        phase.steps += len(records)
-        phase.elapsed = entries[-1][4] - self._phase_t0
+        phase.step = records.steps[-1]
+        phase.steps += count
+        phase.elapsed = taken.times[-1] - self._phase_t0
         self.plugin_manager.progress(self.run, phase, records)
 
     # -- errors ----------------------------------------------------------------
@@ -290,10 +301,6 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
-
-
-def _entry_values(entry: Entry) -> Iterable[Any]:
-    return (entry[1], entry[2], *(entry[3] or {}).values())
 
 
 def _as_step(step: Any) -> int:

@@ -10,12 +10,12 @@ metric name contains that word) is re-encoded value by value.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from trainscope import StepRecord
+from trainscope import StepRecords
 
 _dumps = orjson.dumps
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -66,24 +66,31 @@ _BOUNDARY = b'},{"step":'
 """Between two encoded records; cannot occur inside a JSON string (its quote would be escaped)."""
 
 
-def _encode_chunk(prefix: bytes, records: Sequence[StepRecord]) -> bytes:
-    data = _dumps([{"step": step, "time": t, "metrics": metrics} for step, metrics, t in records])
+def _encode_chunk(
+    prefix: bytes, steps: list[int], times: list[float], metrics: list[dict[str, float]]
+) -> bytes:
+    data = _dumps([{"step": s, "time": t, "metrics": m} for s, t, m in zip(steps, times, metrics)])
     if b"null" in data:
         data = _dumps(
             [
-                {"step": step, "time": t, "metrics": {k: json_safe(v) for k, v in metrics.items()}}
-                for step, metrics, t in records
+                {"step": s, "time": t, "metrics": {k: json_safe(v) for k, v in m.items()}}
+                for s, t, m in zip(steps, times, metrics)
             ]
         )
     # data is [{"step":..},{"step":..}]: drop the brackets, cut between objects, prefix each.
     return prefix + data[2:-1].replace(_BOUNDARY, b"}\n" + prefix + b'"step":') + b"\n"
 
 
-def encode_steps(prefix: bytes, records: Sequence[StepRecord]) -> list[bytes]:
-    """Every record as one step line, in chunks of whole lines (:data:`CHUNK` lines each)."""
-    if len(records) <= CHUNK:
-        return [_encode_chunk(prefix, records)] if records else []
-    return [_encode_chunk(prefix, records[i : i + CHUNK]) for i in range(0, len(records), CHUNK)]
+def encode_steps(prefix: bytes, records: StepRecords) -> list[bytes]:
+    """Every record as one step line, in chunks of whole lines (:data:`CHUNK` lines each).
+
+    Reads the records' columns, so no ``StepRecord`` is built.
+    """
+    steps, times, metrics = records.steps, records.times, records.metric_dicts()
+    return [
+        _encode_chunk(prefix, steps[i : i + CHUNK], times[i : i + CHUNK], metrics[i : i + CHUNK])
+        for i in range(0, len(steps), CHUNK)
+    ]
 
 
 __all__ = [

@@ -6,11 +6,9 @@ so an unwritable log directory is reported before any training happens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import click
 
-from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, hookimpl
+from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import log_command
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
@@ -60,7 +58,7 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 
 
 @hookimpl
-def trainscope_progress(run: RunInfo, records: Sequence[StepRecord]) -> None:
+def trainscope_progress(run: RunInfo, records: StepRecords) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None:
         log.writer.write(*encode_steps(log.prefix, records))
