@@ -12,8 +12,9 @@ buffers, no reporting and no per-step synchronisation. Two data paths:
 Rounds interleave the configurations in alternating order. Each run is timed from the
 start of epoch 2 to its end (compilation, plugin loading and the architecture printout
 come before). Steps per second are medians over the rounds; ratios are medians of each
-round's ratio. Also shown: ``fit`` with no reporter, ``fit`` reading decoded data on a
-thread or inline, and the hand loop reading the loss every step (``float(loss)``).
+round's ratio. Also shown: ``fit`` with no reporter (in memory and decoded), ``fit``
+reading decoded data on a thread, and the hand loop reading the loss every step
+(``float(loss)``).
 
     python benchmarks/training.py [--rounds R] [--data synthetic|digits] [--epochs E] [--batch-size B]
 """
@@ -214,9 +215,6 @@ def main(argv: list[str] | None = None) -> None:
     threaded = ModelTrainer(
         model, TrainerConfig(batch_size=bs, learning_rate=lr, seed=seed, prefetch_thread=True)
     )
-    inline = ModelTrainer(
-        model, TrainerConfig(batch_size=bs, learning_rate=lr, seed=seed, prefetch_thread=False)
-    )
     hand = hand_written_loop(bs, lr, seed)
     reporters = sorted({ep.name for ep in entry_points(group="trainscope")} - {"jax"})
 
@@ -236,8 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         "memory/hand-written loop": lambda: hand(train, epochs),
         "memory/hand loop, float(loss) every step": lambda: hand(train, epochs, True),
         "decoded/fit, every reporter": fit(decoded, epochs, True),
+        "decoded/fit, no reporter": fit(decoded, epochs, False),
         "decoded/fit, read on a thread": fit(decoded, epochs, True, threaded),
-        "decoded/fit, read inline": fit(decoded, epochs, True, inline),
         "decoded/hand-written loop": lambda: hand(decoded, epochs),
     }
     print(
@@ -249,7 +247,6 @@ def main(argv: list[str] | None = None) -> None:
     fit(train, 2, False)()  # compile and warm up
     fit(decoded, 2, True)()
     fit(decoded, 2, True, threaded)()
-    fit(decoded, 2, True, inline)()
     hand(decoded, 2)
     rates: dict[str, list[float]] = {name: [] for name in configs}
     for round_index in range(args.rounds):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from trainscope_tqdm import environment_variables as env_vars
 
@@ -46,12 +48,15 @@ class BarOptions:
         line_interval: float | None = None,
     ) -> BarOptions:
         """A copy with every option that is not None replaced."""
-        return BarOptions(
-            width=self.width if width is None else width,
-            show_rate=self.show_rate if show_rate is None else show_rate,
-            show_eta=self.show_eta if show_eta is None else show_eta,
-            refresh_interval=self.refresh_interval if refresh_interval is None else refresh_interval,
-            line_interval=self.line_interval if line_interval is None else line_interval,
+        given: dict[str, Any] = {
+            "width": width,
+            "show_rate": show_rate,
+            "show_eta": show_eta,
+            "refresh_interval": refresh_interval,
+            "line_interval": line_interval,
+        }
+        return dataclasses.replace(
+            self, **{name: value for name, value in given.items() if value is not None}
         )
 
     @classmethod
