@@ -69,7 +69,14 @@ class Layer:
         train: bool = False,
         key: jax.Array | None = None,
     ) -> tuple[jax.Array, LayerParams]:
-        """Run the layer on batch ``x``; returns the output and the new state."""
+        """Run the layer on batch ``x``; returns the output and the new state.
+
+        Layers without state or randomness implement :meth:`forward` instead.
+        """
+        return self.forward(params, x), state
+
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
+        """The output for batch ``x``, for layers whose ``apply`` needs only their parameters."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -119,22 +126,14 @@ class Conv2d(Layer):
             params["bias"] = jnp.zeros((self.out_channels,), jnp.float32)
         return params
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
         (ph, pw) = self.padding
         y = lax.conv_general_dilated(
             x, params["weight"], self.stride, ((ph, ph), (pw, pw)), dimension_numbers=_IMAGE_DIMS
         )
         if self.bias:
             y = y + params["bias"]
-        return y, state
+        return y
 
 
 class Linear(Layer):
@@ -164,21 +163,13 @@ class Linear(Layer):
             params["bias"] = jnp.zeros((self.out_features,), jnp.float32)
         return params
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
         if x.ndim != 2:
             x = x.reshape(x.shape[0], -1)
         y = x @ params["weight"]
         if self.bias:
             y = y + params["bias"]
-        return y, state
+        return y
 
 
 class ReLU(Layer):
@@ -187,16 +178,8 @@ class ReLU(Layer):
     kind = "ReLU"
     prefix = "relu"
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
-        return jax.nn.relu(x), state
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
+        return jax.nn.relu(x)
 
 
 class _Pool2d(Layer):
@@ -227,16 +210,8 @@ class MaxPool2d(_Pool2d):
     kind = "MaxPool2d"
     prefix = "pool"
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
-        return self._window(x, -jnp.inf, lax.max), state
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
+        return self._window(x, -jnp.inf, lax.max)
 
 
 class AvgPool2d(_Pool2d):
@@ -245,17 +220,9 @@ class AvgPool2d(_Pool2d):
     kind = "AvgPool2d"
     prefix = "avgpool"
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
         kh, kw = self.kernel_size
-        return self._window(x, 0.0, lax.add) / (kh * kw), state
+        return self._window(x, 0.0, lax.add) / (kh * kw)
 
 
 class Flatten(Layer):
@@ -267,16 +234,8 @@ class Flatten(Layer):
     def args(self) -> str:
         return "start_dim=1, end_dim=-1"
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
-        return x.reshape(x.shape[0], -1), state
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
+        return x.reshape(x.shape[0], -1)
 
 
 class Dropout(Layer):
@@ -373,16 +332,8 @@ class Softmax(Layer):
     def args(self) -> str:
         return "dim=-1"
 
-    def apply(
-        self,
-        params: LayerParams,
-        state: LayerParams,
-        x: jax.Array,
-        *,
-        train: bool = False,
-        key: jax.Array | None = None,
-    ) -> tuple[jax.Array, LayerParams]:
-        return jax.nn.softmax(x, axis=-1), state
+    def forward(self, params: LayerParams, x: jax.Array) -> jax.Array:
+        return jax.nn.softmax(x, axis=-1)
 
 
 def _chw(shape: Shape) -> Shape:
