@@ -1,8 +1,11 @@
-"""Run every benchmark and print its figures: ``hatch run bench [overhead|training]``."""
+"""Run every benchmark, each in its own process, and print its figures.
+
+hatch run bench [overhead] [training]
+"""
 
 from __future__ import annotations
 
-import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,12 +15,12 @@ BENCHMARKS = {"overhead": HERE / "overhead.py", "training": HERE / "training.py"
 
 def main() -> None:
     chosen = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
     for name in chosen:
-        if name not in BENCHMARKS:
-            sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
         print(f"== {name} ==", flush=True)
-        sys.argv = [str(BENCHMARKS[name])]
-        runpy.run_path(str(BENCHMARKS[name]), run_name="__main__")
+        subprocess.run([sys.executable, str(BENCHMARKS[name])], check=True)
 
 
 if __name__ == "__main__":
