@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from trainscope import ModelSpec, PluginManager, TrainingSession
+from trainscope import ModelSpec, PhaseInfo, PluginManager, StepRecords, TrainingSession, hookimpl
 from trainscope_jax.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.datasets import ArrayDataset, DataError, Dataset
 from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_device
@@ -333,40 +333,38 @@ class ModelTrainer:
             strict=strict,
         )
         history = FitHistory()
-        with session:
-            for epoch in range(1, epochs + 1):
-                session.start_epoch(epoch)
-                train_results = self._train_epoch(session, loader, epoch, self._use_thread(train_set))
-                session.finish_training_epoch()
-                val_results: list[StepResult] = []
-                if val_set is not None:
-                    session.start_validation()
-                    val_results = self._validate(session, val_set, val_batches)
-                    session.finish_validation_epoch()
-                session.print_epoch_summary()
-                history.epochs.append(_epoch_result(epoch, train_results, val_results, val_batches))
+        steps = _StepColumns()
+        session.plugin_manager.register(steps, name=_STEP_COLUMNS)
+        try:
+            with session:
+                for epoch in range(1, epochs + 1):
+                    session.start_epoch(epoch)
+                    self._train_epoch(session, loader, epoch, self._use_thread(train_set))
+                    session.finish_training_epoch()
+                    if val_set is not None:
+                        session.start_validation()
+                        self._validate(session, val_set, val_batches)
+                        session.finish_validation_epoch()
+                    session.print_epoch_summary()
+                    history.epochs.append(_epoch_result(epoch, steps, val_batches if val_set else None))
+        finally:
+            session.plugin_manager.pluggy.unregister(name=_STEP_COLUMNS)
         return history
 
     def _train_epoch(
         self, session: TrainingSession, loader: BatchLoader, epoch: int, background: bool
-    ) -> list[StepResult]:
-        results = []
+    ) -> None:
         batches = prefetch_to_device(
             loader.epoch(epoch), device=self.device, background=background, transfer=self._transfer
         )
         with contextlib.closing(batches):
             for step, (inputs, labels) in enumerate(batches, 1):
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-                results.append(StepResult(loss, accuracy))
                 session.update_training_progress(step, loss, accuracy)
-        return results
 
-    def _validate(
-        self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]
-    ) -> list[StepResult]:
+    def _validate(self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]) -> None:
         size = len(batches[0])
         host = (padded_batch(dataset, indices, size) for indices in batches)
-        results = []
         state = self.state
         device_batches = prefetch_to_device(
             host, device=self.device, background=self._use_thread(dataset), transfer=self._transfer
@@ -374,9 +372,7 @@ class ModelTrainer:
         with contextlib.closing(device_batches):
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
                 loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
-                results.append(StepResult(loss, accuracy))
                 session.update_validation_progress(step, loss, accuracy)
-        return results
 
     def _use_thread(self, dataset: Dataset) -> bool:
         if dataset.in_memory:
@@ -424,21 +420,40 @@ class ModelTrainer:
         self.cleanup()
 
 
-def _epoch_result(
-    epoch: int, train: list[StepResult], validation: list[StepResult], batches: Sequence[np.ndarray]
-) -> EpochResult:
-    """Exact epoch means, fetched from the device in one transfer."""
-    host = jax.device_get((train, validation))
-    train_host, val_host = host
-    loss = float(np.mean([r[0] for r in train_host]))
-    accuracy = float(np.mean([r[1] for r in train_host]))
-    if not val_host:
+_STEP_COLUMNS = "trainscope-jax-history"
+
+
+class _StepColumns:
+    """Every step's loss and accuracy by phase, as the core converted them for the reporters.
+
+    ``fit`` builds its history from these, so no value crosses from the device twice.
+    """
+
+    def __init__(self) -> None:
+        self.phases: dict[str, tuple[list[float], list[float]]] = {}
+
+    @hookimpl
+    def trainscope_phase_start(self, phase: PhaseInfo) -> None:
+        self.phases[phase.name] = ([], [])
+
+    @hookimpl
+    def trainscope_progress(self, phase: PhaseInfo, records: StepRecords) -> None:
+        losses, accuracies = self.phases[phase.name]
+        losses.extend(records.metrics["loss"])  # type: ignore[arg-type]
+        accuracies.extend(records.metrics["accuracy"])  # type: ignore[arg-type]
+
+
+def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray] | None) -> EpochResult:
+    """Exact epoch means: training over steps, validation weighted by each batch's examples."""
+    train_losses, train_accuracies = steps.phases["train"]
+    loss, accuracy = float(np.mean(train_losses)), float(np.mean(train_accuracies))
+    if batches is None:
         return EpochResult(epoch, loss, accuracy)
+    val_losses, val_accuracies = steps.phases["validation"]
     sizes = np.array([len(b) for b in batches], dtype=np.float64)
-    val_loss = float(np.dot([r[0] for r in val_host], sizes) / sizes.sum())
-    correct = np.rint(np.array([r[1] for r in val_host], dtype=np.float64) * sizes)
-    val_accuracy = float(correct.sum() / sizes.sum())
-    return EpochResult(epoch, loss, accuracy, val_loss, val_accuracy)
+    val_loss = float(np.dot(val_losses, sizes) / sizes.sum())
+    correct = np.rint(np.array(val_accuracies, dtype=np.float64) * sizes)
+    return EpochResult(epoch, loss, accuracy, val_loss, float(correct.sum() / sizes.sum()))
 
 
 def _version(distribution: str) -> str | None:
