@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.metadata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -20,6 +19,7 @@ from trainscope_jax.batching import BatchLoader, evaluation_batches, padded_batc
 from trainscope_jax.datasets import ArrayDataset, DataError, Dataset
 from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_device
 from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
+from trainscope_jax.probe import distribution_version
 from trainscope_jax.sequential import Params, Sequential
 
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -262,9 +262,9 @@ class ModelTrainer:
             "device": choice.device,
             "device_reason": choice.reason,
             "jax": jax.__version__,
-            "jaxlib": _version("jaxlib"),
-            "optax": _version("optax"),
-            "trainscope_jax": _version("trainscope-jax"),
+            "jaxlib": distribution_version("jaxlib"),
+            "optax": distribution_version("optax"),
+            "trainscope_jax": distribution_version("trainscope-jax"),
         }
         if choice.fallback_from:
             env["fallback_from"] = choice.fallback_from
@@ -454,13 +454,6 @@ def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray]
     val_loss = float(np.dot(val_losses, sizes) / sizes.sum())
     correct = np.rint(np.array(val_accuracies, dtype=np.float64) * sizes)
     return EpochResult(epoch, loss, accuracy, val_loss, float(correct.sum() / sizes.sum()))
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 __all__ = ["EpochResult", "FitHistory", "ModelTrainer", "StepResult", "TrainState", "TrainerConfig"]
