@@ -80,6 +80,19 @@ def test_narrow_terminal_shrinks_the_bar_to_fit(
         assert 1 <= len(match.group(1)) < 70
 
 
+def test_too_narrow_for_the_times_keeps_the_metrics(
+    pty_run: Callable[..., str], screen: Callable[[str], list[str]], script: Callable[..., str]
+) -> None:
+    lines = screen(pty_run(script(epochs=1, validation_steps=0), cols=100))
+    bar_line = lines[1]
+    assert len(bar_line) <= 100
+    assert re.fullmatch(
+        r"Epoch 1/1 \(Training\): 100%\|█\| 20/20 \[\s*[\d.]+(?:batch/s|s/batch), "
+        r"loss=10\.5, accuracy=52\.50%, f1_score=0\.5\]",
+        bar_line,
+    ), bar_line
+
+
 def test_terminal_counter_for_an_unknown_total(
     pty_run: Callable[..., str], screen: Callable[[str], list[str]], script: Callable[..., str]
 ) -> None:

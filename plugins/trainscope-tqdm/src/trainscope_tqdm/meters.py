@@ -26,16 +26,15 @@ from trainscope_tqdm.options import BarOptions
 Mode = Literal["terminal", "lines", "notebook"]
 
 
-def bar_format(*, known_total: bool, width: int | None, show_rate: bool, show_eta: bool) -> str:
-    """tqdm's default layout, with a fixed bar width and optional rate and ETA.
+def bar_format(
+    *, known_total: bool, width: int | None, show_rate: bool, show_eta: bool, show_time: bool = True
+) -> str:
+    """tqdm's default layout, with a fixed bar width and optional rate, ETA and elapsed time.
 
     Without a known total (or past it) the line is a counter: ``62batch [00:03, 17.78batch/s]``.
     """
-    stats = "{elapsed}"
-    if known_total and show_eta:
-        stats += "<{remaining}"
-    if show_rate:
-        stats += ", {rate_fmt}"
+    times = ["{elapsed}" + ("<{remaining}" if known_total and show_eta else "")] if show_time else []
+    stats = ", ".join(times + (["{rate_fmt}"] if show_rate else []))
     if not known_total:
         return "{desc}: {n_fmt}{unit} [" + stats + "{postfix}]"
     bar = "{bar}" if width is None else f"{{bar:{width}}}"
@@ -84,11 +83,19 @@ class Meter(std_tqdm):
         width = self.ts_width
         d["bar_format"] = bar_format(width=width, **layout)
         ncols = d["ncols"] = d.get("ncols") if self.ts_fits_terminal else None
-        if known and width is not None and ncols:
-            overflow = disp_len(self.format_meter(**{**d, "ncols": None})) - ncols
-            if overflow > 0:
-                d["bar_format"] = bar_format(width=max(1, width - overflow), **layout)
+        if not ncols:
+            return d
+        overflow = self._ts_overflow(d, ncols)
+        if overflow > 0 and known and width is not None:  # first shrink the bar
+            d["bar_format"] = bar_format(width=max(1, width - overflow), **layout)
+            overflow = self._ts_overflow(d, ncols)
+        if overflow > 0 and self.ts_show_rate:  # still too wide: the metrics matter more than the times
+            d["bar_format"] = bar_format(width=1 if width is not None else None, show_time=False, **layout)
         return d
+
+    def _ts_overflow(self, d: dict[str, Any], ncols: int) -> int:
+        """How many columns the line in ``d`` is wider than ``ncols``."""
+        return int(disp_len(self.format_meter(**{**d, "ncols": None}))) - ncols
 
 
 class LineMeter(Meter):
