@@ -84,12 +84,14 @@ def make_selector(
     probe: FakeProbe | None = None,
     process: FakeProcess | None = None,
     environ: Mapping[str, str] | None = None,
+    announced: list[str] | None = None,
 ) -> DeviceSelector:
     return DeviceSelector(
         plugins=lambda: plugins,
         probe=probe or FakeProbe(),
         process=process or FakeProcess(),
         environ=environ or {},
+        announce=(announced if announced is not None else []).append,
     )
 
 
@@ -124,14 +126,23 @@ def test_auto_falls_back_to_the_gpu_and_says_why_metal_failed() -> None:
 
 
 def test_auto_falls_back_to_the_cpu_with_one_line_saying_why() -> None:
-    process = FakeProcess()
-    choice = make_selector(JAX_METAL, probe=FakeProbe(METAL_BROKEN), process=process).select()
+    process, announced = FakeProcess(), []
+    selector = make_selector(JAX_METAL, probe=FakeProbe(METAL_BROKEN), process=process, announced=announced)
+    choice = selector.select()
+    assert selector.select() is choice
     assert (choice.kind, choice.reason) == ("cpu", "auto: no Metal or GPU plugin could start")
     assert choice.fallback_message == (
         "Could not start metal (METAL): XlaRuntimeError: UNIMPLEMENTED: default_memory_space is not "
         "supported; using cpu instead (see: trainscope doctor)."
     )
+    assert announced == [choice.fallback_message]
     assert process.used == ["cpu"]
+
+
+def test_no_line_is_announced_when_nothing_failed() -> None:
+    announced: list[str] = []
+    make_selector(JAX_METAL, probe=FakeProbe(METAL_OK), announced=announced).select()
+    assert announced == []
 
 
 def test_auto_tries_every_metal_plugin_before_the_gpu() -> None:

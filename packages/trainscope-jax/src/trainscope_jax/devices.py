@@ -159,13 +159,16 @@ class DeviceSelector:
 
     Every source of facts is a field, so tests pass fakes: ``plugins`` lists the
     installed PJRT plugins, ``probe`` starts one platform in a subprocess,
-    ``process`` is this process's JAX and ``environ`` holds ``TRAINSCOPE_PLATFORM``.
+    ``process`` is this process's JAX and ``environ`` holds ``TRAINSCOPE_PLATFORM``;
+    ``announce`` shows the fallback line.
     """
 
     plugins: Callable[[], Sequence[PluginInfo]] = installed_plugins
     probe: Callable[[str], ProbeResult] = probe_platform
     process: JaxProcess = field(default_factory=CurrentProcess)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    announce: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+    """Shows the one line that says the preferred device could not start (standard error)."""
     _choice: DeviceChoice | None = field(default=None, init=False, repr=False)
     _applied: str | None = field(default=None, init=False, repr=False)
     _probes: dict[str, ProbeResult] = field(default_factory=dict, init=False, repr=False)
@@ -186,6 +189,8 @@ class DeviceSelector:
             choice = self.choose(requested, jax_platforms=user)
             self.process.use_platform(user or choice.platform)
             self._applied = user or choice.platform
+            if choice.fallback_message:
+                self.announce(choice.fallback_message)
         self._choice = choice
         return choice
 
@@ -297,8 +302,9 @@ def select_device(requested: str | None = None) -> DeviceChoice:
         and what to do.
 
     Call it before the first JAX computation. Later calls return the same choice; asking
-    for a different platform once JAX has started raises ``DeviceSelectionError``. Show
-    ``choice.fallback_message`` to the user when it is not None.
+    for a different platform once JAX has started raises ``DeviceSelectionError``. When
+    the preferred device cannot start, one line on standard error says why and what is
+    used instead (``choice.fallback_message``).
     """
     return _SELECTOR.select(requested)
 

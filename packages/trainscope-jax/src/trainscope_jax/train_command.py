@@ -149,11 +149,9 @@ def train_command(
     from trainscope_jax.devices import DeviceSelectionError, select_device
 
     try:
-        choice = select_device(platform)
+        choice = select_device(platform)  # says so on standard error when it falls back
     except DeviceSelectionError as exc:
         raise click.ClickException(str(exc)) from None
-    if choice.fallback_message:
-        click.echo(choice.fallback_message, err=True)
 
     from trainscope_jax.models import create_model
     from trainscope_jax.trainer import ModelTrainer, TrainerConfig
