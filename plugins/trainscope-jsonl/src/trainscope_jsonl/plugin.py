@@ -6,6 +6,9 @@ so an unwritable log directory is reported before any training happens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
@@ -29,12 +32,19 @@ _open_logs: dict[str, RunLog] = {}
 """Open logs by run id (several sessions may run in one process)."""
 
 
-def open_log(run: RunInfo) -> LogWriter:
+def open_log(run: RunInfo) -> None:
     """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
     writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
     writer.write(dumps_line(schema.run_start(run)))
     _open_logs[run.run_id] = RunLog(writer)
-    return writer
+
+
+def _write_event(run: RunInfo, event: Mapping[str, Any]) -> RunLog | None:
+    """Write one event line to the run's log; the log, or None when it has none open."""
+    log = _open_logs.get(run.run_id)
+    if log is not None:
+        log.writer.write(dumps_line(event))
+    return log
 
 
 @hookimpl
@@ -44,17 +54,14 @@ def trainscope_train_start(run: RunInfo) -> None:
 
 @hookimpl
 def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
-    log = _open_logs.get(run.run_id)
-    if log is not None:
-        log.writer.write(dumps_line(schema.epoch_start(run, epoch)))
+    _write_event(run, schema.epoch_start(run, epoch))
 
 
 @hookimpl
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
-    log = _open_logs.get(run.run_id)
+    log = _write_event(run, schema.phase_start(run, phase))
     if log is not None:
         log.prefix = step_prefix(run.run_id, phase.epoch, phase.name)
-        log.writer.write(dumps_line(schema.phase_start(run, phase)))
 
 
 @hookimpl
@@ -66,16 +73,13 @@ def trainscope_progress(run: RunInfo, records: StepRecords) -> None:
 
 @hookimpl
 def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
-    log = _open_logs.get(run.run_id)
-    if log is not None:
-        log.writer.write(dumps_line(schema.phase_end(run, phase)))
+    _write_event(run, schema.phase_end(run, phase))
 
 
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
-    log = _open_logs.get(run.run_id)
+    log = _write_event(run, schema.epoch_end(run, summary))
     if log is not None:
-        log.writer.write(dumps_line(schema.epoch_end(run, summary)))
         log.writer.sync()
 
 
