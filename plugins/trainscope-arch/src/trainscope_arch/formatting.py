@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 ParameterFormat = Literal["short", "full"]
 MemoryUnits = Literal["MB", "GB"]
@@ -13,6 +14,7 @@ MEMORY_UNITS: dict[MemoryUnits, int] = {"MB": 10**6, "GB": 10**9}
 """Bytes per unit: decimal units, as torchinfo uses."""
 
 _SUFFIXES = ("", "K", "M", "B", "T")
+_C = TypeVar("_C", bound=str)
 
 
 def significant(value: float, digits: int = 3) -> str:
@@ -46,19 +48,20 @@ def format_size(num_bytes: int, units: MemoryUnits = "MB") -> str:
     return significant(num_bytes / MEMORY_UNITS[units])
 
 
+def check_choice(value: str, choices: Iterable[_C], what: str) -> _C:
+    """The choice that ``value`` names (ignoring case and spaces), or a ValueError naming the choices."""
+    options = tuple(choices)
+    for choice in options:
+        if value.strip().lower() == choice.lower():
+            return choice
+    raise ValueError(f"{what} must be one of {', '.join(options)}; got {value!r}")
+
+
 def check_parameter_format(value: str) -> ParameterFormat:
     """``value`` as a parameter format, or a ValueError naming the choices."""
-    lowered = value.strip().lower()
-    for choice in PARAMETER_FORMATS:
-        if lowered == choice:
-            return choice
-    raise ValueError(f"parameter_format must be one of {', '.join(PARAMETER_FORMATS)}; got {value!r}")
+    return check_choice(value, PARAMETER_FORMATS, "parameter_format")
 
 
 def check_memory_units(value: str) -> MemoryUnits:
     """``value`` as memory units (case-insensitive), or a ValueError naming the choices."""
-    upper = value.strip().upper()
-    for choice in MEMORY_UNITS:
-        if upper == choice:
-            return choice
-    raise ValueError(f"memory_units must be one of {', '.join(MEMORY_UNITS)}; got {value!r}")
+    return check_choice(value, MEMORY_UNITS, "memory_units")

@@ -9,6 +9,7 @@ from trainscope import ModelSpec
 from trainscope_arch.formatting import (
     MemoryUnits,
     ParameterFormat,
+    check_choice,
     check_memory_units,
     check_parameter_format,
     format_parameter_count,
@@ -23,11 +24,7 @@ VIEWS: tuple[View, ...] = ("tree", "table")
 
 def check_view(value: str) -> View:
     """``value`` as a view name, or a ValueError naming the choices."""
-    lowered = value.strip().lower()
-    for choice in VIEWS:
-        if lowered == choice:
-            return choice
-    raise ValueError(f"view must be one of {', '.join(VIEWS)}; got {value!r}")
+    return check_choice(value, VIEWS, "view")
 
 
 class ModelArchitecturePrinter:
