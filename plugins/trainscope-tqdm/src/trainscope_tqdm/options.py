@@ -60,24 +60,15 @@ class BarOptions:
         )
 
     @classmethod
-    def from_environment(
-        cls,
-        environ: Mapping[str, str] | None = None,
-        *,
-        width: int | None = None,
-        show_rate: bool | None = None,
-        show_eta: bool | None = None,
-        refresh_interval: float | None = None,
-        line_interval: float | None = None,
-    ) -> BarOptions:
-        """Options from the arguments given, else the environment variables, else the defaults.
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> BarOptions:
+        """Options from the environment variables, else the defaults.
 
         A variable with an unusable value is ignored with an :class:`OptionWarning`
         that names it and says what it accepts.
         """
         env = os.environ if environ is None else environ
         default = cls()
-        from_env = cls(
+        return cls(
             width=_env_width(env, default.width),
             show_rate=_env_bool(env, env_vars.TRAINSCOPE_TQDM_SHOW_RATE, default.show_rate),
             show_eta=_env_bool(env, env_vars.TRAINSCOPE_TQDM_SHOW_ETA, default.show_eta),
@@ -85,13 +76,6 @@ class BarOptions:
                 env, env_vars.TRAINSCOPE_TQDM_REFRESH_INTERVAL, default.refresh_interval
             ),
             line_interval=_env_seconds(env, env_vars.TRAINSCOPE_TQDM_LINE_INTERVAL, default.line_interval),
-        )
-        return from_env.with_overrides(
-            width=width,
-            show_rate=show_rate,
-            show_eta=show_eta,
-            refresh_interval=refresh_interval,
-            line_interval=line_interval,
         )
 
 
