@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         load_digits,
         synthetic_dataset,
     )
-    from trainscope_jax.devices import select_device
+    from trainscope_jax.devices.selection import select_device
 
     choice = select_device()
     if args.data == "digits":

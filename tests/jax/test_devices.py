@@ -12,17 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from trainscope_jax import devices
-from trainscope_jax.devices import (
-    CurrentProcess,
-    DeviceChoice,
-    DeviceSelectionError,
-    DeviceSelector,
-    check_dtype_supported,
-    kind_of_platform,
-    select_device,
-)
-from trainscope_jax.probe import (
+from trainscope_jax.devices import selection as devices
+from trainscope_jax.devices.probe import (
     PluginInfo,
     ProbeResult,
     classify_plugin,
@@ -30,6 +21,15 @@ from trainscope_jax.probe import (
     installed_plugins,
     parse_probe_output,
     probe_platform,
+)
+from trainscope_jax.devices.selection import (
+    CurrentProcess,
+    DeviceChoice,
+    DeviceSelectionError,
+    DeviceSelector,
+    check_dtype_supported,
+    kind_of_platform,
+    select_device,
 )
 
 JAX_METAL = PluginInfo("jax_plugins.metal_plugin", "jax-metal", "0.1.1", "metal", "METAL")
@@ -448,7 +448,7 @@ def _run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_real_select_device_configures_jax_in_a_fresh_process() -> None:
     code = textwrap.dedent(
         """\
-        from trainscope_jax.devices import select_device
+        from trainscope_jax.devices.selection import select_device
         import jax
         choice = select_device()
         print(choice.kind, choice.platform, jax.config.jax_platforms, jax.default_backend())
@@ -462,7 +462,8 @@ def test_real_select_device_configures_jax_in_a_fresh_process() -> None:
 
 def test_real_select_device_refuses_a_gpu_this_machine_lacks() -> None:
     done = _run_python(
-        "from trainscope_jax.devices import select_device; select_device()", TRAINSCOPE_PLATFORM="gpu"
+        "from trainscope_jax.devices.selection import select_device; select_device()",
+        TRAINSCOPE_PLATFORM="gpu",
     )
     assert done.returncode != 0
     assert "DeviceSelectionError: GPU was requested (TRAINSCOPE_PLATFORM=gpu)" in done.stderr

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from trainscope_jax import doctor
-from trainscope_jax.doctor import diagnose, doctor_command
-from trainscope_jax.probe import Installation, PluginInfo, ProbeResult, known_problems, release
+from trainscope_jax.devices import doctor
+from trainscope_jax.devices.doctor import diagnose, doctor_command
+from trainscope_jax.devices.probe import Installation, PluginInfo, ProbeResult, known_problems, release
 
 JAX_METAL = PluginInfo("jax_plugins.metal_plugin", "jax-metal", "0.1.1", "metal", "METAL")
 JAX_MPS = PluginInfo("jax_plugins.mps", "jax-mps", "0.9.3", "metal", "mps")

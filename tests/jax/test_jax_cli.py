@@ -16,7 +16,7 @@ from PIL import Image
 from trainscope import EpochSummary, create_plugin_manager, hookimpl
 from trainscope.cli import CliContext, build_cli
 from trainscope_jax import MODEL_NAMES, OPTIMIZER_NAMES
-from trainscope_jax.devices import REQUESTS
+from trainscope_jax.devices.selection import REQUESTS
 from trainscope_jax.train_command import MODEL_CHOICES, OPTIMIZER_CHOICES, PLATFORM_CHOICES
 
 TINY = ["--model", "mlp", "--epochs", "1", "--batch-size", "64"]

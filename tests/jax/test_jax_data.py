@@ -20,7 +20,7 @@ from trainscope_jax import (
     random_split,
     synthetic_dataset,
 )
-from trainscope_jax.batching import evaluation_batches, padded_batch
+from trainscope_jax.training.batching import evaluation_batches, padded_batch
 
 
 def write_images(

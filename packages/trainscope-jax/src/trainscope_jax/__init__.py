@@ -1,11 +1,16 @@
-"""Train JAX models on Apple GPUs (jax-metal), NVIDIA GPUs or the CPU, reported by trainscope."""
+"""Train JAX models on Apple GPUs (jax-metal), NVIDIA GPUs or the CPU, reported by trainscope.
+
+Subpackages, by concern: ``devices`` (selection, probe, doctor), ``models`` (layers,
+``Sequential``, the model zoo, model specs), ``training`` (trainer, batching,
+optimizers) and ``data`` (data sets and the embedded digits). Every public name is
+re-exported here.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from trainscope_jax.batching import BatchLoader, prefetch_to_device
-from trainscope_jax.datasets import (
+from trainscope_jax.data import (
     ArrayDataset,
     DataError,
     Dataset,
@@ -16,7 +21,8 @@ from trainscope_jax.datasets import (
     synthetic_dataset,
 )
 from trainscope_jax.devices import DeviceChoice, DeviceSelectionError, check_dtype_supported, select_device
-from trainscope_jax.layers import (
+from trainscope_jax.models import (
+    MODEL_NAMES,
     AvgPool2d,
     BatchNorm2d,
     Conv2d,
@@ -26,19 +32,23 @@ from trainscope_jax.layers import (
     Linear,
     MaxPool2d,
     ReLU,
+    Sequential,
     Softmax,
+    Variables,
+    create_model,
+    model_spec_from_params,
 )
-from trainscope_jax.models import MODEL_NAMES, create_model
-from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
-from trainscope_jax.params_spec import model_spec_from_params
-from trainscope_jax.sequential import Sequential, Variables
-from trainscope_jax.trainer import (
+from trainscope_jax.training import (
+    OPTIMIZER_NAMES,
+    BatchLoader,
     EpochResult,
     FitHistory,
     ModelTrainer,
     StepResult,
     TrainerConfig,
     TrainState,
+    make_optimizer,
+    prefetch_to_device,
 )
 
 __all__ = [

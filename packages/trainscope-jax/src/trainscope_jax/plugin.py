@@ -10,7 +10,7 @@ from trainscope import hookimpl
 @hookimpl
 def trainscope_register_commands(cli: click.Group) -> None:
     """Add ``trainscope train`` and ``trainscope doctor``."""
-    from trainscope_jax.doctor import doctor_command
+    from trainscope_jax.devices.doctor import doctor_command
     from trainscope_jax.train_command import train_command
 
     cli.add_command(train_command)

@@ -14,14 +14,14 @@ import click
 from trainscope.cli import CliContext
 
 if TYPE_CHECKING:
-    from trainscope_jax.datasets import Dataset
+    from trainscope_jax.data.datasets import Dataset
 
 MODEL_CHOICES = ("catdog-cnn", "digits-cnn", "mlp")
-"""Same as ``trainscope_jax.models.MODEL_NAMES`` (kept here so ``--help`` does not import JAX)."""
+"""Same as ``trainscope_jax.models.zoo.MODEL_NAMES`` (kept here so ``--help`` does not import JAX)."""
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
-"""Same as ``trainscope_jax.optimizers.OPTIMIZER_NAMES``."""
+"""Same as ``trainscope_jax.training.optimizers.OPTIMIZER_NAMES``."""
 PLATFORM_CHOICES = ("auto", "metal", "gpu", "cpu")
-"""Same as ``trainscope_jax.devices.REQUESTS``."""
+"""Same as ``trainscope_jax.devices.selection.REQUESTS``."""
 
 INTERRUPTED_EXIT_CODE = 130
 """Exit status after Ctrl-C, as shells report a process ended by SIGINT."""
@@ -59,7 +59,7 @@ def load_data(
     A folder with ``train/`` and ``validation/`` (or ``val/``) sub-folders is used as
     split; any other folder is split at random by ``validation_split``.
     """
-    from trainscope_jax.datasets import ImageFolder, load_digits, random_split
+    from trainscope_jax.data.datasets import ImageFolder, load_digits, random_split
 
     if data == "digits":
         return load_digits()
@@ -145,16 +145,16 @@ def train_command(
     validation_split: float,
 ) -> None:
     """Train a model with every enabled reporter (defaults: digits-cnn on the embedded digits)."""
-    from trainscope_jax.datasets import DataError
-    from trainscope_jax.devices import DeviceSelectionError, select_device
+    from trainscope_jax.data.datasets import DataError
+    from trainscope_jax.devices.selection import DeviceSelectionError, select_device
 
     try:
         choice = select_device(platform)  # says so on standard error when it falls back
     except DeviceSelectionError as exc:
         raise click.ClickException(str(exc)) from None
 
-    from trainscope_jax.models import create_model
-    from trainscope_jax.trainer import ModelTrainer, TrainerConfig
+    from trainscope_jax.models.zoo import create_model
+    from trainscope_jax.training.trainer import ModelTrainer, TrainerConfig
 
     try:
         train, validation = load_data(data, image_size, validation_split, seed)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trainscope.environment_variables import TRAINSCOPE_PLATFORM
-from trainscope_jax.probe import (
+from trainscope_jax.devices.probe import (
     METAL_PLATFORMS,
     PluginInfo,
     ProbeResult,

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from numpy.typing import NDArray
 
-from trainscope_jax.datasets import Batch, DataError, Dataset
+from trainscope_jax.data.datasets import Batch, DataError, Dataset
 
 EvalBatch = tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.bool_]]
 

@@ -15,14 +15,20 @@ from dataclasses import asdict, dataclass
 import click
 
 from trainscope.environment_variables import TRAINSCOPE_PLATFORM
-from trainscope_jax.devices import REQUESTS, DeviceChoice, DeviceSelectionError, DeviceSelector, platforms_of
-from trainscope_jax.probe import (
+from trainscope_jax.devices.probe import (
     Installation,
     KnownProblem,
     ProbeResult,
     inspect_installation,
     known_problems,
     probe_platform,
+)
+from trainscope_jax.devices.selection import (
+    REQUESTS,
+    DeviceChoice,
+    DeviceSelectionError,
+    DeviceSelector,
+    platforms_of,
 )
 
 _WIDTH = 15

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from trainscope_jax.layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Softmax
-from trainscope_jax.sequential import Sequential
+from trainscope_jax.models.layers import Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Softmax
+from trainscope_jax.models.sequential import Sequential
 
 Shape = tuple[int, ...]
 

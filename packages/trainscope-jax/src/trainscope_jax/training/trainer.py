@@ -15,12 +15,12 @@ import numpy as np
 import optax
 
 from trainscope import ModelSpec, PhaseInfo, PluginManager, StepRecords, TrainingSession, hookimpl
-from trainscope_jax.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
-from trainscope_jax.datasets import ArrayDataset, DataError, Dataset
-from trainscope_jax.devices import DeviceChoice, check_dtype_supported, select_device
-from trainscope_jax.optimizers import OPTIMIZER_NAMES, make_optimizer
-from trainscope_jax.probe import distribution_version
-from trainscope_jax.sequential import Params, Sequential
+from trainscope_jax.data.datasets import ArrayDataset, DataError, Dataset
+from trainscope_jax.devices.probe import distribution_version
+from trainscope_jax.devices.selection import DeviceChoice, check_dtype_supported, select_device
+from trainscope_jax.models.sequential import Params, Sequential
+from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
+from trainscope_jax.training.optimizers import OPTIMIZER_NAMES, make_optimizer
 
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
 

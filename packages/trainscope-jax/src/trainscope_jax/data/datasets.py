@@ -113,7 +113,7 @@ def load_digits() -> tuple[ArrayDataset, ArrayDataset]:
     1,437 training and 360 validation images, always the same split. Data by
     E. Alpaydin and C. Kaynak (1998), CC BY 4.0; see the package's ``data/README.md``.
     """
-    source = resources.files("trainscope_jax") / "data" / "digits.npz"
+    source = resources.files("trainscope_jax.data") / "digits.npz"
     with source.open("rb") as handle, np.load(handle) as arrays:
         parts = {name: arrays[name] for name in arrays.files}
     names = tuple(str(d) for d in range(10))

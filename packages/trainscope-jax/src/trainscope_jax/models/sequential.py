@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from trainscope import LayerSpec, ModelSpec
-from trainscope_jax.layers import Flatten, Layer, LayerParams, Shape, Softmax, _chw
+from trainscope_jax.models.layers import Flatten, Layer, LayerParams, Shape, Softmax, _chw
 
 Params = dict[str, LayerParams]
 """A model's arrays: layer name -> array name -> array."""
