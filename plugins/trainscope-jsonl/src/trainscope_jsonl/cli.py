@@ -30,3 +30,7 @@ def log_command(path: Path) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Log: {path}")
     click.echo(format_epochs(log))
+
+
+COMMANDS: tuple[click.Command, ...] = (log_command,)
+"""The sub-commands this package adds to ``trainscope``."""

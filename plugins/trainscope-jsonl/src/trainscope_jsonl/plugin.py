@@ -13,7 +13,7 @@ import click
 
 from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
 from trainscope_jsonl import schema
-from trainscope_jsonl.cli import log_command
+from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
 from trainscope_jsonl.writer import LogWriter, log_directory, log_file_name
 
@@ -95,4 +95,5 @@ def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException |
 
 @hookimpl
 def trainscope_register_commands(cli: click.Group) -> None:
-    cli.add_command(log_command)
+    for command in COMMANDS:
+        cli.add_command(command)
