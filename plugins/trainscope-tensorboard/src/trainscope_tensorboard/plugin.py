@@ -1,0 +1,3 @@
+"""The ``tensorboard`` reporter's hook implementations (entry point ``tensorboard``)."""
+
+from __future__ import annotations
