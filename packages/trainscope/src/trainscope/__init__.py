@@ -18,6 +18,7 @@ from trainscope.plugins import (
 from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, StepRecords
 from trainscope.session import SessionStateError, TrainingSession
 from trainscope.spec import LayerSpec, ModelSpec
+from trainscope.text import printable
 
 __all__ = [
     "EpochSummary",
@@ -40,4 +41,5 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "is_accuracy_like",
+    "printable",
 ]

@@ -31,6 +31,9 @@ class RunInfo:
     environment: dict[str, Any] = field(default_factory=dict)
     start_time: float = field(default_factory=time.time)
     """Wall-clock start, seconds since the epoch."""
+    artifacts: dict[str, str] = field(default_factory=dict)
+    """Files reporters write for this run, by name (the jsonl reporter adds ``"jsonl"``,
+    its log's path), so that other reporters and the caller can find them."""
 
 
 class StepRecord(NamedTuple):

@@ -37,6 +37,7 @@ def open_log(run: RunInfo) -> None:
     writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
     writer.write(dumps_line(schema.run_start(run)))
     _open_logs[run.run_id] = RunLog(writer)
+    run.artifacts["jsonl"] = str(writer.path)
 
 
 def _write_event(run: RunInfo, event: Mapping[str, Any]) -> RunLog | None:
