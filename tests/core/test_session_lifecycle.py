@@ -131,7 +131,7 @@ def test_calls_before_start_training_name_the_missing_call(recorder: Any, call: 
     ("call", "missing"),
     [
         (lambda s: s.update_training_progress(1, 0.5), r"start_epoch\(epoch\)"),
-        (lambda s: s.update_validation_progress(1, 0.5), r"start_validation\(\)"),
+        (lambda s: s.update_validation_progress(1, 0.5), r"start_epoch\(epoch\)"),
         (lambda s: s.start_validation(), r"start_epoch\(epoch\)"),
         (lambda s: s.finish_validation_epoch(), r"start_validation\(\)"),
         (lambda s: s.print_epoch_summary(), r"start_epoch\(epoch\)"),
@@ -150,7 +150,7 @@ def test_validation_update_during_training_phase_is_refused(recorder: Any) -> No
         with pytest.raises(SessionStateError, match=r"start_validation\(\)"):
             s.update_validation_progress(1, 0.5)
         s.start_validation()
-        with pytest.raises(SessionStateError, match=r"start_epoch"):
+        with pytest.raises(SessionStateError, match=r"validation phase of epoch 1 is open: call finish_validation_epoch\(\) first"):
             s.update_training_progress(1, 0.5)
 
 

@@ -15,14 +15,38 @@ from typing import Any
 from trainscope.device_arrays import fetch_scalars, jax_array_type
 from trainscope.run import StepRecords
 
-_PLAIN_TYPES: frozenset[type] = frozenset({float, int, type(None)})
 _ARRAY_KINDS = frozenset("fiub")
-_numeric_array_types: set[type] = set()
-"""Array types already seen with a numeric dtype: a 0-d one needs no further check."""
+_always_numeric_types: set[type] = set()
+"""Array types whose every instance has a numeric dtype (JAX's): a 0-d one needs no further check."""
+_checked_names: set[str] = set()
+_MAX_FLOAT = 1.7976931348623157e308
 
 
 class MetricValueError(TypeError):
-    """A metric value that is not a number."""
+    """A metric value that is not a number (or a metric name that is not text)."""
+
+
+def _always_numeric(kind_of_value: type) -> bool:
+    """True for JAX array types: they cannot hold strings or objects, unlike numpy arrays."""
+    array_type = jax_array_type()
+    return array_type is not None and issubclass(kind_of_value, array_type)
+
+
+def check_metric_name(name: object) -> None:
+    """Raise :class:`MetricValueError` unless ``name`` is text that every log can store."""
+    if name in _checked_names:
+        return
+    if not isinstance(name, str):
+        raise MetricValueError(f"metric names must be strings, got {type(name).__name__} {name!r:.40}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MetricValueError(
+            f"metric name {name!r:.60} is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
+    if not name:
+        raise MetricValueError("metric names must not be empty")
+    _checked_names.add(name)
 
 
 def check_metric(name: str, value: object) -> None:
@@ -31,20 +55,45 @@ def check_metric(name: str, value: object) -> None:
     Never reads an array's contents, so it does not wait for a device.
     """
     kind_of_value = type(value)
-    if kind_of_value in _PLAIN_TYPES or (kind_of_value in _numeric_array_types and value.shape == ()):  # type: ignore[attr-defined]
+    if value is None or kind_of_value is float:
         return
+    if kind_of_value in _always_numeric_types and value.shape == ():  # type: ignore[attr-defined]
+        return
+    if kind_of_value is int:
+        if -_MAX_FLOAT <= value <= _MAX_FLOAT:  # type: ignore[operator]
+            return
+        raise MetricValueError(
+            f"metric {name!r} is an integer too large for a float ({str(value)[:20]}...): "
+            "pass a float (it may be inf) or scale it"
+        )
     dtype = getattr(value, "dtype", None)
     if dtype is not None and hasattr(value, "shape"):
         kind = getattr(dtype, "kind", None)
-        if kind in _ARRAY_KINDS and math.prod(value.shape) == 1:
-            _numeric_array_types.add(kind_of_value)
+        shape = tuple(value.shape)
+        if kind in _ARRAY_KINDS and math.prod(shape) == 1:
+            if _always_numeric(kind_of_value):
+                _always_numeric_types.add(kind_of_value)
             return
         if kind in _ARRAY_KINDS:
             raise MetricValueError(
                 f"metric {name!r} must be a single number, got an array of shape "
-                f"{tuple(value.shape)}; reduce it first (e.g. .mean())"
+                f"{shape}; reduce it first (e.g. .mean())"
             )
+        if kind is None and shape == () and callable(getattr(value, "item", None)):
+            raise MetricValueError(
+                f"metric {name!r} is a {type(value).__module__}.{type(value).__name__} "
+                f"(dtype {dtype}); pass value.item() (or value.detach()), a numpy or JAX array, "
+                "or a Python number"
+            )
+        raise MetricValueError(
+            f"metric {name!r} must be a number, got an array of dtype {dtype}: "
+            "only numeric arrays (float, int, unsigned, bool) are metrics"
+        )
     if isinstance(value, numbers.Real):
+        try:
+            float(value)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise MetricValueError(f"metric {name!r} cannot be converted to a float: {exc}") from None
         return
     raise MetricValueError(
         f"metric {name!r} must be a number (float, int, numpy scalar, or 0-d array), "
@@ -77,7 +126,7 @@ class StepBuffer:
     for the steps that reported metrics other than loss and accuracy.
     """
 
-    __slots__ = ("accuracies", "extras", "losses", "steps", "times")
+    __slots__ = ("accuracies", "extras", "losses", "steps", "times", "weights")
 
     def __init__(self) -> None:
         self.steps: list[int] = []
@@ -85,6 +134,8 @@ class StepBuffer:
         self.accuracies: list[Any] = []
         self.times: list[float] = []
         self.extras: list[tuple[int, Mapping[str, Any]]] = []
+        self.weights: list[tuple[int, int]] = []
+        """``(index, batch_size)`` for the steps that gave one."""
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -98,7 +149,18 @@ class StepBuffer:
         head.times, self.times = self.times[:count], self.times[count:]
         head.extras = [(i, m) for i, m in self.extras if i < count]
         self.extras = [(i - count, m) for i, m in self.extras if i >= count]
+        head.weights = [(i, w) for i, w in self.weights if i < count]
+        self.weights = [(i - count, w) for i, w in self.weights if i >= count]
         return head
+
+    def weight_column(self) -> list[int] | None:
+        """Each step's weight (its batch size; 1 where none was given), or None when no step gave one."""
+        if not self.weights:
+            return None
+        column = [1] * len(self.steps)
+        for i, weight in self.weights:
+            column[i] = weight
+        return column
 
     def step_values(self, index: int) -> Iterator[Any]:
         """Every value of the step at ``index``."""
@@ -123,34 +185,79 @@ class StepBuffer:
         return columns
 
 
-def convert_buffer(buffer: StepBuffer, clock_offset: float) -> StepRecords:
-    """The buffered steps with float metrics and wall-clock times, converted in one batch."""
+def convert_buffer(buffer: StepBuffer, clock_offset: float) -> tuple[StepRecords, MetricValueError | None]:
+    """The buffered steps with float metrics and wall-clock times, converted in one batch.
+
+    When the batch cannot be converted (a device error, a value that is not a number
+    after all), the values are converted one by one: those that fail become NaN and
+    the first failure is returned as a :class:`MetricValueError` naming the metric and
+    the step, so that every good value is still reported.
+    """
     columns = buffer.columns()
-    values = [v for column in columns.values() for v in column if v is not None]
-    if any(type(v) is not float for v in values):
-        converted = iter(_convert_values(values))
-        columns = {
-            name: [None if v is None else next(converted) for v in column] for name, column in columns.items()
-        }
     times = [t + clock_offset for t in buffer.times]
-    return StepRecords(buffer.steps, times, columns)
+    values = [v for column in columns.values() for v in column if v is not None]
+    if all(type(v) is float for v in values):
+        return StepRecords(buffer.steps, times, columns), None
+    try:
+        converted = iter(_convert_values(values))
+    except Exception:  # noqa: BLE001 - find the failing values one by one below
+        return _convert_one_by_one(buffer, times, columns)
+    columns = {
+        name: [None if v is None else next(converted) for v in column] for name, column in columns.items()
+    }
+    return StepRecords(buffer.steps, times, columns), None
+
+
+def _convert_one_by_one(
+    buffer: StepBuffer, times: list[float], columns: dict[str, list[Any]]
+) -> tuple[StepRecords, MetricValueError | None]:
+    error: MetricValueError | None = None
+    converted: dict[str, list[float | None]] = {}
+    for name, column in columns.items():
+        out: list[float | None] = []
+        for step, value in zip(buffer.steps, column):
+            if value is None:
+                out.append(None)
+                continue
+            try:
+                out.append(_convert_values([value])[0])
+            except Exception as exc:  # noqa: BLE001 - reported as NaN, raised once the rest is reported
+                out.append(math.nan)
+                if error is None:
+                    error = MetricValueError(
+                        f"metric {name!r} of step {step} could not be converted to a float "
+                        f"({type(exc).__name__}: {exc}); it is reported as NaN"
+                    )
+                    error.__cause__ = exc
+        converted[name] = out
+    return StepRecords(buffer.steps, times, converted), error
 
 
 class RunningMeans:
-    """Per-metric running means over a phase (NaN values make the mean NaN)."""
+    """Per-metric running means over a phase, weighted by each step's batch size when given
+    (so that they are means over examples). NaN values make the mean NaN."""
 
     __slots__ = ("_counts", "_sums")
 
     def __init__(self) -> None:
         self._sums: dict[str, float] = {}
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, float] = {}
 
-    def add(self, columns: Mapping[str, list[float | None]]) -> None:
-        """Add converted columns (None marks a step without that metric)."""
+    def add(self, columns: Mapping[str, list[float | None]], weights: list[int] | None = None) -> None:
+        """Add converted columns (None marks a step without that metric), each step weighing
+        ``weights[i]`` (1 each when None)."""
         for name, column in columns.items():
-            present: list[float] = column if None not in column else [v for v in column if v is not None]  # type: ignore[assignment]
-            self._sums[name] = self._sums.get(name, 0.0) + sum(present)
-            self._counts[name] = self._counts.get(name, 0) + len(present)
+            if weights is None:
+                present: list[float] = column if None not in column else [v for v in column if v is not None]  # type: ignore[assignment]
+                total, count = sum(present), float(len(present))
+            else:
+                pairs = [(v, w) for v, w in zip(column, weights) if v is not None and w]
+                total = sum(v * w for v, w in pairs)
+                count = float(sum(w for _, w in pairs))
+            self._sums[name] = self._sums.get(name, 0.0) + total
+            self._counts[name] = self._counts.get(name, 0.0) + count
 
     def means(self) -> dict[str, float]:
-        return {key: self._sums[key] / self._counts[key] for key in self._sums}
+        """The mean of each metric (NaN for a metric whose steps all weighed 0)."""
+        counts = self._counts
+        return {key: total / counts[key] if counts[key] else math.nan for key, total in self._sums.items()}

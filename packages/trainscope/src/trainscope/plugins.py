@@ -61,8 +61,17 @@ class PluginInfo:
 
 
 def parse_name_list(value: str | None) -> list[str]:
-    """Split a comma-separated list of plugin names, dropping blanks."""
-    return [name.strip() for name in (value or "").split(",") if name.strip()]
+    """Split a comma-separated list of plugin names, dropping blanks; names are lower-cased
+    (entry-point names are compared without regard to case)."""
+    return [name.strip().lower() for name in (value or "").split(",") if name.strip()]
+
+
+def warn_plugin(message: str) -> None:
+    """Issue a :class:`PluginWarning` shown as one line, without a line of trainscope's source.
+
+    The warning goes through the usual filters (``-W error::trainscope.PluginWarning`` works).
+    """
+    warnings.warn_explicit(message, PluginWarning, filename="trainscope", lineno=0, module="trainscope")
 
 
 def _truthy(value: str | None) -> bool:
@@ -118,19 +127,18 @@ class PluginManager:
         reason they are blocked. A plugin whose import fails gives one warning.
         """
         found = sorted(entry_points(group=PROJECT_NAME), key=lambda ep: ep.name)
-        names = {ep.name for ep in found}
+        names = {ep.name.lower() for ep in found}
         for name in sorted((set(blocked) | set(allow or ())) - names):
-            warnings.warn(
+            warn_plugin(
                 f"trainscope: no plugin named {name!r} is installed "
-                f"(installed: {', '.join(sorted(names)) or 'none'})",
-                PluginWarning,
-                stacklevel=3,
+                f"(installed: {', '.join(sorted(names)) or 'none'})"
             )
         for ep in found:
             info = self._info_for(ep)
-            if ep.name in blocked:
-                self.block(ep.name, blocked[ep.name])
-            elif allow is not None and ep.name not in allow:
+            key = ep.name.lower()
+            if key in blocked:
+                self.block(ep.name, blocked[key])
+            elif allow is not None and key not in allow:
                 self.block(ep.name, f"not listed in {env_vars.TRAINSCOPE_PLUGINS}")
             elif self.pluggy.has_plugin(ep.name):
                 info.reason = "duplicate name: another distribution registered it first"
@@ -150,11 +158,9 @@ class PluginManager:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import error disables only this plugin
             info.enabled, info.reason = False, f"import failed: {type(exc).__name__}: {exc}"
-            warnings.warn(
+            warn_plugin(
                 f"trainscope: plugin {ep.name!r} ({ep.value}) could not be imported and is "
-                f"skipped: {type(exc).__name__}: {exc}",
-                PluginWarning,
-                stacklevel=4,
+                f"skipped: {type(exc).__name__}: {exc}"
             )
             return
         self.register(plugin, name=ep.name)
@@ -180,28 +186,40 @@ class PluginManager:
     # -- calling ---------------------------------------------------------------
 
     def _call(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of ``hook_name``, each exactly once.
+
+        An error is contained (the plugin is disabled with a warning) unless it is a
+        :class:`PluginFatalError`, ``strict`` is on, or it is not an ``Exception``
+        (Ctrl-C, ``SystemExit``). Even then the other plugins still get this call, so
+        that each of them sees every batch and every ``train_end``; the first such
+        error is raised once all of them ran.
+        """
         hook = getattr(self.pluggy.hook, hook_name)
         impls = hook.get_hookimpls()
         if self.trace:
             names = ", ".join(impl.plugin_name for impl in reversed(impls)) or "no plugin"
             print(f"trainscope: {hook_name} -> {names}", file=sys.stderr)
+        raised: BaseException | None = None
         for impl in reversed(impls):  # pluggy's order: last registered first
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except PluginFatalError:
-                raise
-            except Exception as exc:
+            except PluginFatalError as exc:
+                raised = raised or exc
+            except Exception as exc:  # noqa: BLE001 - contained: the plugin is disabled
                 if self.strict:
-                    raise
-                self._disable_after_error(impl.plugin_name, hook_name, exc)
+                    raised = raised or exc
+                else:
+                    self._disable_after_error(impl.plugin_name, hook_name, exc)
+            except BaseException as exc:  # noqa: BLE001 - Ctrl-C or SystemExit, raised after the others ran
+                raised = raised or exc
+        if raised is not None:
+            raise raised
 
     def _disable_after_error(self, name: str, hook_name: str, exc: Exception) -> None:
-        warnings.warn(
+        warn_plugin(
             f"trainscope: plugin {name!r} raised in {hook_name} and is disabled for the rest "
             f"of this run: {type(exc).__name__}: {exc} "
-            f"(set {env_vars.TRAINSCOPE_STRICT}=1 to re-raise)",
-            PluginWarning,
-            stacklevel=4,
+            f"(set {env_vars.TRAINSCOPE_STRICT}=1 to re-raise)"
         )
         if self.pluggy.has_plugin(name):
             self.pluggy.unregister(name=name)
@@ -269,7 +287,7 @@ def create_plugin_manager(
         name: f"blocked by {env_vars.TRAINSCOPE_DISABLE_PLUGINS}"
         for name in parse_name_list(environ.get(env_vars.TRAINSCOPE_DISABLE_PLUGINS))
     }
-    blocked.update({name: disable_reason for name in disable})
+    blocked.update({name.lower(): disable_reason for name in disable})
 
     allow: list[str] | None
     objects: list[object] = []
@@ -278,7 +296,7 @@ def create_plugin_manager(
         allow = None if allow_text is None else parse_name_list(allow_text)
     else:
         items = list(plugins)
-        allow = [item for item in items if isinstance(item, str)]
+        allow = [item.lower() for item in items if isinstance(item, str)]
         objects = [item for item in items if not isinstance(item, str)]
 
     for obj in objects:

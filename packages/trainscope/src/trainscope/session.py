@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import operator
 import platform
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from trainscope import __version__
 from trainscope.device_arrays import jax_array_type, ready_prefix
-from trainscope.metrics import RunningMeans, StepBuffer, check_metric, convert_buffer
+from trainscope.metrics import (
+    RunningMeans,
+    StepBuffer,
+    check_metric,
+    check_metric_name,
+    convert_buffer,
+)
 from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
+from trainscope.signals import SignalGuard, Terminated
 from trainscope.spec import ModelSpec
+from trainscope.values import INT64_MAX, check_count, check_seconds, plain_text, plain_value
 
 MAX_BATCH = 4096
 """Steps buffered at most before a flush: batches stay small enough for the CPU caches."""
-_PLAIN_TYPES = frozenset({float, int, type(None)})
+_PLAIN_TYPES = frozenset({float, type(None)})
+"""Values buffered without a check: anything else goes through ``check_metric``."""
+_MIN_STEP = -INT64_MAX - 1
 _monotonic = time.monotonic
+
+
+class StepOrderWarning(UserWarning):
+    """Step numbers went backwards within a phase (shown once per session)."""
 
 
 class SessionStateError(RuntimeError):
@@ -63,22 +79,27 @@ class TrainingSession:
         environment: Mapping[str, Any] | None = None,
         plugin_manager: PluginManager | None = None,
     ) -> None:
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        if refresh_interval < 0:
-            raise ValueError(f"refresh_interval must be >= 0 seconds, got {refresh_interval}")
+        epochs = check_count("epochs", epochs, minimum=1)  # type: ignore[assignment]
+        steps_per_epoch = check_count("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
+        validation_steps = check_count("validation_steps", validation_steps, minimum=0, allow_none=True)
+        refresh_interval = check_seconds("refresh_interval", refresh_interval)
+        if model is not None and not isinstance(model, ModelSpec):
+            raise TypeError(
+                f"model must be a trainscope.ModelSpec or None, got {type(model).__name__}; "
+                "build one with trainscope_jax.model_spec(...) or pass it to the architecture printer"
+            )
         self.plugin_manager = plugin_manager or create_plugin_manager(
             plugins=plugins, disable=disable, strict=strict
         )
         self.run = RunInfo(
-            name=model_name,
+            name=plain_text(model_name),
             run_id=uuid.uuid4().hex,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             model=model,
-            config=dict(config or {}),
-            environment={**_default_environment(), **(environment or {})},
+            config=plain_value(dict(config or {})),
+            environment=plain_value({**_default_environment(), **(environment or {})}),
         )
         self.refresh_interval = refresh_interval
         self._clock_offset = time.time() - time.monotonic()
@@ -93,6 +114,8 @@ class TrainingSession:
         self._buffer = StepBuffer()
         self._last_flush = 0.0
         self._flush_size = MAX_BATCH
+        self._signals = SignalGuard()
+        self._warned_step_order = False
 
     # -- run -------------------------------------------------------------------
 
@@ -102,10 +125,11 @@ class TrainingSession:
             return
         self._started = True
         self.run.start_time = time.time()
+        self._signals.install()
         try:
             self.plugin_manager.train_start(self.run)
-        except Exception as exc:
-            self._abort("failed", exc)  # reporters that did start close cleanly
+        except BaseException as exc:  # a fatal reporter error, Ctrl-C during the printout...
+            self._abort(_status_of(exc), exc)  # every reporter that started closes cleanly
             raise
 
     def finish_training(self) -> None:
@@ -113,9 +137,16 @@ class TrainingSession:
         if self._ended:
             return
         self._require_started("finish_training")
-        self._end_epoch_if_open()
+        try:
+            self._end_epoch_if_open()
+        except BaseException as exc:  # the last flush or a reporter failed: end the run as such
+            self._abort(_status_of(exc), exc)
+            raise
         self._ended = True
-        self.plugin_manager.train_end(self.run, "completed", None)
+        try:
+            self.plugin_manager.train_end(self.run, "completed", None)
+        finally:
+            self._signals.restore()
 
     def __enter__(self) -> TrainingSession:
         self.start_training()
@@ -130,17 +161,22 @@ class TrainingSession:
         if exc is None:
             self.finish_training()
         elif not self._ended:
-            status: RunStatus = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            self._abort(status, exc)
+            self._abort(_status_of(exc), exc)
 
     def _abort(self, status: RunStatus, error: BaseException) -> None:
+        """End the run as ``status``: report what is buffered, then ``train_end`` to every reporter."""
+        if self._ended:
+            return
         self._ended = True
-        if self._phase is not None and not self._phase.ended:
-            try:
-                self._flush(_monotonic())
-            except Exception:  # noqa: BLE001 - the run is already failing; report what we can
-                self._buffer = StepBuffer()
-        self.plugin_manager.train_end(self.run, status, error)
+        try:
+            if self._phase is not None and not self._phase.ended:
+                try:
+                    self._flush(_monotonic())
+                except BaseException:  # noqa: BLE001 - already ending; the good steps were reported
+                    self._buffer = StepBuffer()
+            self.plugin_manager.train_end(self.run, status, error)
+        finally:
+            self._signals.restore()
 
     # -- epoch -----------------------------------------------------------------
 
@@ -228,29 +264,47 @@ class TrainingSession:
     # -- steps -----------------------------------------------------------------
 
     def update_training_progress(
-        self, step: int, loss: Any = None, accuracy: Any = None, /, **metrics: Any
+        self,
+        step: int,
+        loss: Any = None,
+        accuracy: Any = None,
+        /,
+        *,
+        batch_size: int | None = None,
+        **metrics: Any,
     ) -> None:
         """Report one training step: ``(step, loss, accuracy, **metrics)`` or ``(step, {...})``.
 
         Values may be Python numbers, numpy scalars, 0-d arrays or JAX arrays; they
-        are converted later, in a batch.
+        are converted later, in a batch. ``batch_size`` (the number of examples the
+        step's values are means over) weights the step in the phase means, so that
+        they are means over examples; without it every step weighs the same.
         """
         phase = self._phase
         if phase is None or phase.ended or phase.name != "train":
-            self._out_of_order("update_training_progress", "start_epoch(epoch)")
-        self._buffer_step(step, loss, accuracy, metrics)
+            self._step_out_of_order("update_training_progress")
+        self._buffer_step(step, loss, accuracy, batch_size, metrics)
 
     def update_validation_progress(
-        self, step: int, loss: Any = None, accuracy: Any = None, /, **metrics: Any
+        self,
+        step: int,
+        loss: Any = None,
+        accuracy: Any = None,
+        /,
+        *,
+        batch_size: int | None = None,
+        **metrics: Any,
     ) -> None:
         """Report one validation step; same forms as :meth:`update_training_progress`."""
         phase = self._phase
         if phase is None or phase.ended or phase.name != "validation":
-            self._out_of_order("update_validation_progress", "start_validation()")
-        self._buffer_step(step, loss, accuracy, metrics)
+            self._step_out_of_order("update_validation_progress")
+        self._buffer_step(step, loss, accuracy, batch_size, metrics)
 
-    def _buffer_step(self, step: int, loss: Any, accuracy: Any, metrics: dict[str, Any]) -> None:
-        if type(step) is not int:
+    def _buffer_step(
+        self, step: int, loss: Any, accuracy: Any, batch_size: int | None, metrics: dict[str, Any]
+    ) -> None:
+        if type(step) is not int or not _MIN_STEP <= step <= INT64_MAX:
             step = _as_step(step)
         if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
             loss, accuracy, metrics = _normalize_metrics(loss, accuracy, metrics)
@@ -258,6 +312,8 @@ class TrainingSession:
         buffer = self._buffer
         if metrics:
             buffer.extras.append((len(buffer.steps), metrics))
+        if batch_size is not None:
+            buffer.weights.append((len(buffer.steps), _as_batch_size(batch_size)))
         buffer.steps.append(step)
         buffer.losses.append(loss)
         buffer.accuracies.append(accuracy)
@@ -266,7 +322,12 @@ class TrainingSession:
             self._flush(now, wait=False)
 
     def _flush(self, now: float, *, wait: bool = True) -> None:
-        """Report the buffered steps; without ``wait``, only those the device has computed."""
+        """Report the buffered steps; without ``wait``, only those the device has computed.
+
+        A value that cannot be converted is reported as NaN and raises
+        :class:`MetricValueError` once the good steps have been reported: nothing
+        already computed is lost.
+        """
         self._last_flush = now
         buffer = self._buffer
         count = len(buffer)
@@ -281,13 +342,33 @@ class TrainingSession:
             taken, self._buffer = buffer, StepBuffer()
         else:
             taken = buffer.split(count)
-        records = convert_buffer(taken, self._clock_offset)
-        self._means.add(records.metrics)
+        records, error = convert_buffer(taken, self._clock_offset)
+        if not self._warned_step_order:
+            self._check_step_order(phase, records.steps)
+        self._means.add(records.metrics, taken.weight_column())
         phase.metrics = self._means.means()
         phase.step = records.steps[-1]
         phase.steps += count
         phase.elapsed = taken.times[-1] - self._phase_t0
-        self.plugin_manager.progress(self.run, phase, records)
+        try:
+            self.plugin_manager.progress(self.run, phase, records)
+        finally:
+            # Measured after the reporters ran: a slow reporter never makes every step flush.
+            self._last_flush = _monotonic()
+        if error is not None:
+            raise error
+
+    def _check_step_order(self, phase: PhaseInfo, steps: list[int]) -> None:
+        backwards = (phase.steps and steps[0] < phase.step) or not all(map(operator.le, steps, steps[1:]))
+        if backwards:
+            self._warned_step_order = True
+            warnings.warn(
+                f"trainscope: step numbers went backwards in the {phase.name} phase of epoch "
+                f"{phase.epoch} (after step {phase.step if phase.steps else steps[0]}); reporters plot "
+                "and log steps in the order they were reported (shown once per run)",
+                StepOrderWarning,
+                stacklevel=5,
+            )
 
     # -- errors ----------------------------------------------------------------
 
@@ -297,17 +378,60 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
 
+    def _step_out_of_order(self, method: str) -> Any:
+        """The right error for a step reported when its phase is not open."""
+        if not self._started:
+            self._out_of_order(method, "start_training() (or `with TrainingSession(...)`)")
+        if self._ended:
+            raise SessionStateError(f"{method}() called after the run ended")
+        wanted = "train" if method == "update_training_progress" else "validation"
+        phase = self._phase
+        if self._epoch is None:
+            self._out_of_order(method, "start_epoch(epoch)")
+        if wanted == "validation":
+            if phase is not None and phase.name == "validation" and phase.ended:
+                raise SessionStateError(
+                    f"{method}() called after finish_validation_epoch() of epoch {self._epoch}: "
+                    "validation of this epoch has ended"
+                )
+            self._out_of_order(method, "start_validation()")
+        if phase is not None and phase.name == "validation" and not phase.ended:
+            raise SessionStateError(
+                f"{method}() called while the validation phase of epoch {self._epoch} is open: "
+                "call finish_validation_epoch() first"
+            )
+        raise SessionStateError(
+            f"{method}() called after the training phase of epoch {self._epoch} ended "
+            "(finish_training_epoch() or start_validation()): call start_epoch(epoch) for the next epoch"
+        )
+
     def _out_of_order(self, method: str, missing: str) -> Any:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
 
 
+def _status_of(error: BaseException) -> RunStatus:
+    """``interrupted`` for Ctrl-C and SIGTERM/SIGHUP, ``failed`` for anything else."""
+    return "interrupted" if isinstance(error, (KeyboardInterrupt, Terminated)) else "failed"
+
+
 def _as_step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise TypeError(f"step must be an integer, got bool {step!r}")
     try:
-        return int(step.__index__())
+        number = int(step.__index__())
     except (AttributeError, TypeError):
         raise TypeError(f"step must be an integer, got {type(step).__name__}: {step!r:.40}") from None
+    if not _MIN_STEP <= number <= INT64_MAX:
+        raise ValueError(f"step must fit in 64 bits (below 2**63), got {number}")
+    return number
+
+
+def _as_batch_size(batch_size: Any) -> int:
+    number = check_count("batch_size", batch_size, minimum=0)
+    assert number is not None
+    return number
 
 
 def _normalize_metrics(loss: Any, accuracy: Any, metrics: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
@@ -333,7 +457,6 @@ def _normalize_metrics(loss: Any, accuracy: Any, metrics: dict[str, Any]) -> tup
     check_metric("loss", loss)
     check_metric("accuracy", accuracy)
     for key, value in metrics.items():
-        if not isinstance(key, str):
-            raise TypeError(f"metric names must be strings, got {key!r}")
+        check_metric_name(key)
         check_metric(key, value)
     return loss, accuracy, metrics
