@@ -20,7 +20,7 @@ from trainscope.metrics import (
     check_metric_name,
     convert_buffer,
 )
-from trainscope.plugins import PluginManager, create_plugin_manager
+from trainscope.plugins import PluginManager, create_plugin_manager, warn_plugin
 from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.signals import SignalGuard, Terminated
 from trainscope.spec import ModelSpec
@@ -98,8 +98,8 @@ class TrainingSession:
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             model=model,
-            config=plain_value(dict(config or {})),
-            environment=plain_value({**_default_environment(), **(environment or {})}),
+            config=_plain_mapping("config", config),
+            environment={**_default_environment(), **_plain_mapping("environment", environment)},
         )
         self.refresh_interval = refresh_interval
         self._clock_offset = time.time() - time.monotonic()
@@ -174,7 +174,13 @@ class TrainingSession:
                     self._flush(_monotonic())
                 except BaseException:  # noqa: BLE001 - already ending; the good steps were reported
                     self._buffer = StepBuffer()
-            self.plugin_manager.train_end(self.run, status, error)
+            try:
+                self.plugin_manager.train_end(self.run, status, error)
+            except BaseException as exc:  # noqa: BLE001 - the run's own error is the one raised
+                warn_plugin(
+                    f"trainscope: while ending the run ({status}: {type(error).__name__}), a reporter "
+                    f"raised {type(exc).__name__}: {exc}"
+                )
         finally:
             self._signals.restore()
 
@@ -409,6 +415,16 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
+
+
+def _plain_mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``value`` as a dict of plain JSON data (see :func:`trainscope.values.plain_value`)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping (a dict), got {type(value).__name__}")
+    plain: dict[str, Any] = plain_value(value)
+    return plain
 
 
 def _status_of(error: BaseException) -> RunStatus:

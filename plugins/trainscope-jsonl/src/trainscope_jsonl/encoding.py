@@ -31,9 +31,12 @@ def non_finite_text(value: float) -> str:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (nested in dicts, lists, tuples) replaced by its text."""
+    """``value`` with every non-finite float (nested in dicts, lists, tuples) replaced by its
+    text, and integers beyond 64 bits by their decimal text."""
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else non_finite_text(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return str(value)  # beyond what JSON readers hold exactly
     if isinstance(value, Mapping):
         return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -6,6 +6,7 @@ so an unwritable log directory is reported before any training happens.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,17 +16,40 @@ from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords,
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
-from trainscope_jsonl.writer import LogWriter, log_directory, log_file_name
+from trainscope_jsonl.writer import LogWriteError, LogWriter, log_directory, log_file_name
 
 
 class RunLog:
-    """One run's open log and the step-line prefix of its current phase."""
+    """One run's open log, the step-line prefix of its current phase, and whether a write failed."""
 
-    __slots__ = ("prefix", "writer")
+    __slots__ = ("failed", "prefix", "writer")
 
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
         self.prefix = b""
+        self.failed = False
+        """True once a write failed: the run is ending; only ``run_end`` is still tried."""
+
+    def write(self, *chunks: bytes) -> None:
+        """Write whole lines; after a failure, raise :class:`LogWriteError` (the run stops)."""
+        if self.failed:
+            return
+        try:
+            self.writer.write(*chunks)
+        except LogWriteError:
+            self.failed = True
+            raise
+
+
+def _encoded(event: Mapping[str, Any]) -> bytes:
+    """One event line, or :class:`LogWriteError` naming the event when it cannot be encoded."""
+    try:
+        return dumps_line(event)
+    except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is both
+        raise LogWriteError(
+            errno.EINVAL,
+            f"trainscope-jsonl could not encode the {event.get('event')} event of the run log: {exc}",
+        ) from exc
 
 
 _open_logs: dict[str, RunLog] = {}
@@ -35,16 +59,17 @@ _open_logs: dict[str, RunLog] = {}
 def open_log(run: RunInfo) -> None:
     """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
     writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
-    writer.write(dumps_line(schema.run_start(run)))
-    _open_logs[run.run_id] = RunLog(writer)
+    log = RunLog(writer)
+    _open_logs[run.run_id] = log
     run.artifacts["jsonl"] = str(writer.path)
+    log.write(_encoded(schema.run_start(run)))
 
 
 def _write_event(run: RunInfo, event: Mapping[str, Any]) -> RunLog | None:
     """Write one event line to the run's log; the log, or None when it has none open."""
     log = _open_logs.get(run.run_id)
     if log is not None:
-        log.writer.write(dumps_line(event))
+        log.write(_encoded(event))
     return log
 
 
@@ -68,8 +93,8 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 @hookimpl
 def trainscope_progress(run: RunInfo, records: StepRecords) -> None:
     log = _open_logs.get(run.run_id)
-    if log is not None:
-        log.writer.write(*encode_steps(log.prefix, records))
+    if log is not None and not log.failed:
+        log.write(*encode_steps(log.prefix, records))
 
 
 @hookimpl
@@ -80,18 +105,23 @@ def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
     log = _write_event(run, schema.epoch_end(run, summary))
-    if log is not None:
+    if log is not None and not log.failed:
         log.writer.sync()
 
 
 @hookimpl
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
     log = _open_logs.pop(run.run_id, None)
-    if log is not None:
-        try:
-            log.writer.write(dumps_line(schema.run_end(run, status, error)))
-        finally:
-            log.writer.close()
+    if log is None:
+        return
+    try:
+        log.failed = False  # one last try: after a full disk, run_end may still fit
+        log.write(_encoded(schema.run_end(run, status, error)))
+    except LogWriteError:
+        if not isinstance(error, LogWriteError):
+            raise  # the run was fine but its end could not be logged: say so
+    finally:
+        log.writer.close()
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -28,10 +29,25 @@ class LogDirectoryError(PluginFatalError, OSError):
     """
 
 
+class LogWriteError(PluginFatalError, OSError):
+    """The run log could not be written during the run (the disk is full, the file
+    system went away). The run stops as ``failed``; the log keeps every complete line
+    written before, and ends with ``run_end`` when there is room for it.
+    """
+
+
 def log_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """``TRAINSCOPE_LOG_DIR``, or ``runs`` when unset or empty."""
+    """``TRAINSCOPE_LOG_DIR`` (``~`` expanded), or ``runs`` when unset or empty."""
     value = (os.environ if environ is None else environ).get(core_env.TRAINSCOPE_LOG_DIR, "")
-    return Path(value.strip() or DEFAULT_LOG_DIR)
+    return Path(value.strip() or DEFAULT_LOG_DIR).expanduser()
+
+
+def _blocking_file(directory: Path) -> Path | None:
+    """The nearest existing ancestor of ``directory`` (itself included) that is not a folder."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def log_file_name(run_name: str, run_id: str, start_time: float) -> str:
@@ -46,30 +62,38 @@ _IOV_MAX = 1024
 """Buffers per ``writev`` call (the POSIX minimum of IOV_MAX)."""
 
 
-@contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back while a write runs, so that it never cuts a line in two.
+_DEFERRED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
-    Python's SIGINT handler is swapped for one that only notes the signal; the
-    original handler runs (raising KeyboardInterrupt) as soon as the write is done.
-    Only on the main thread, and only when the current handler is a Python one.
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while a write runs, so that none cuts a line in two.
+
+    Each Python signal handler is swapped for one that only notes the signal; the
+    original handlers run (raising KeyboardInterrupt, or ending the run) as soon as
+    the write is done. Only on the main thread, and only for Python handlers.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[FrameType | None] = []
+    previous = {signum: signal.getsignal(signum) for signum in _DEFERRED_SIGNALS}
+    handlers = {signum: handler for signum, handler in previous.items() if callable(handler)}
+    received: list[tuple[int, FrameType | None]] = []
 
     def note(signum: int, frame: FrameType | None) -> None:
-        received.append(frame)
+        received.append((signum, frame))
 
-    signal.signal(signal.SIGINT, note)
+    for signum in handlers:
+        signal.signal(signum, note)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            previous(signal.SIGINT, received[0])
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum, frame in received[:1]:
+            handlers[signum](signum, frame)
 
 
 class LogWriter:
@@ -80,6 +104,8 @@ class LogWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._size = 0
+        """Bytes of complete lines written so far."""
 
     @classmethod
     def create(cls, directory: Path, file_name: str) -> LogWriter:
@@ -89,24 +115,54 @@ class LogWriter:
             directory.mkdir(parents=True, exist_ok=True)
             return cls(path)
         except OSError as exc:
+            blocking = _blocking_file(directory)
+            reason = (
+                f"{str(blocking)!r} is a file, not a folder"
+                if blocking is not None
+                else (exc.strerror or str(exc))
+            )
             raise LogDirectoryError(
                 exc.errno,
                 f"trainscope-jsonl cannot create the run log {str(path)!r}: "
-                f"{exc.strerror or exc}. Set {core_env.TRAINSCOPE_LOG_DIR} to a writable directory, "
+                f"{reason}. Set {core_env.TRAINSCOPE_LOG_DIR} to a writable directory, "
                 f"or block the log with {core_env.TRAINSCOPE_DISABLE_PLUGINS}=jsonl",
             ) from exc
 
     def write(self, *chunks: bytes) -> None:
-        """Write ``chunks`` (each whole lines) to the OS, in one system call when it takes them all."""
-        with _ctrl_c_deferred():
-            if len(chunks) == 1 or not hasattr(os, "writev"):
-                self._write_fully(b"".join(chunks))
-                return
-            for start in range(0, len(chunks), _IOV_MAX):
-                group = chunks[start : start + _IOV_MAX]
-                written = os.writev(self._fd, group)
-                if written < sum(len(chunk) for chunk in group):
-                    self._write_fully(b"".join(group)[written:])
+        """Write ``chunks`` (each whole lines) to the OS, in one system call when it takes them all.
+
+        When the OS refuses (a full disk), the lines of this call are taken back (the
+        file is cut at the end of the last complete write, so every line stays whole)
+        and :class:`LogWriteError` is raised.
+        """
+        with _signals_deferred():
+            try:
+                self._write(chunks)
+            except OSError as exc:
+                self._take_back()
+                raise LogWriteError(
+                    exc.errno,
+                    f"trainscope-jsonl could not write the run log {str(self.path)!r}: "
+                    f"{exc.strerror or exc}; the run is stopped, and the log keeps every step "
+                    "written before. Free some space (or set "
+                    f"{core_env.TRAINSCOPE_LOG_DIR} to another disk) and run again",
+                ) from exc
+            self._size += sum(map(len, chunks))
+
+    def _write(self, chunks: tuple[bytes, ...]) -> None:
+        if len(chunks) == 1 or not hasattr(os, "writev"):
+            self._write_fully(b"".join(chunks))
+            return
+        for start in range(0, len(chunks), _IOV_MAX):
+            group = chunks[start : start + _IOV_MAX]
+            written = os.writev(self._fd, group)
+            if written < sum(len(chunk) for chunk in group):
+                self._write_fully(b"".join(group)[written:])
+
+    def _take_back(self) -> None:
+        """Cut the file after the last complete write (a failed write may have left half a line)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self._size)
 
     def _write_fully(self, data: bytes) -> None:
         view = memoryview(data)
@@ -114,15 +170,23 @@ class LogWriter:
             view = view[os.write(self._fd, view) :]
 
     def sync(self) -> None:
-        """Push everything written so far to the disk (fsync)."""
-        os.fsync(self._fd)
+        """Push everything written so far to the disk (fsync); :class:`LogWriteError` if it cannot."""
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise LogWriteError(
+                exc.errno,
+                f"trainscope-jsonl could not sync the run log {str(self.path)!r} to the disk: "
+                f"{exc.strerror or exc}; the run is stopped",
+            ) from exc
 
     def close(self) -> None:
         """Sync and close; closing twice does nothing."""
         if self._fd < 0:
             return
         try:
-            self.sync()
+            with contextlib.suppress(OSError):  # the data is written; a failing sync loses nothing more
+                os.fsync(self._fd)
         finally:
             fd, self._fd = self._fd, -1
             os.close(fd)
