@@ -16,7 +16,8 @@ from trainscope.plugins import (
     create_plugin_manager,
 )
 from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, StepRecords
-from trainscope.session import SessionStateError, TrainingSession
+from trainscope.session import SessionStateError, StepOrderWarning, TrainingSession
+from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
 from trainscope.text import printable
 
@@ -35,7 +36,9 @@ __all__ = [
     "RunStatus",
     "SessionStateError",
     "StepRecord",
+    "StepOrderWarning",
     "StepRecords",
+    "Terminated",
     "TrainingSession",
     "__version__",
     "create_plugin_manager",

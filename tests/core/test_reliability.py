@@ -1,0 +1,286 @@
+"""Bad input is refused where it enters, failures lose nothing, every reporter always closes."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trainscope import (
+    MetricValueError,
+    PluginFatalError,
+    PluginWarning,
+    StepOrderWarning,
+    TrainingSession,
+    hookimpl,
+)
+
+from .conftest import Recorder
+
+
+def session(*plugins: object, **kwargs: Any) -> TrainingSession:
+    return TrainingSession("Net", 2, 3, 2, plugins=list(plugins), refresh_interval=0, **kwargs)
+
+
+# -- arguments ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"epochs": None}, TypeError, r"epochs must be a whole number, got NoneType"),
+        ({"epochs": "3"}, TypeError, r"epochs must be a whole number, got str '3'"),
+        ({"epochs": 1.5}, TypeError, r"epochs must be a whole number, got float 1.5"),
+        ({"epochs": True}, TypeError, r"epochs must be a whole number, got bool"),
+        ({"epochs": 0}, ValueError, r"epochs must be between 1 and 2\*\*63-1, got 0"),
+        ({"epochs": 10**30}, ValueError, r"epochs must be between 1 and 2\*\*63-1"),
+        ({"steps_per_epoch": -5}, ValueError, r"steps_per_epoch must be between 1 and 2\*\*63-1, got -5"),
+        ({"steps_per_epoch": "10"}, TypeError, r"steps_per_epoch must be a whole number or None"),
+        ({"validation_steps": -1}, ValueError, r"validation_steps must be between 0"),
+        ({"refresh_interval": math.nan}, ValueError, r"refresh_interval must be a finite number"),
+        ({"refresh_interval": -1}, ValueError, r"refresh_interval must be a finite number of seconds >= 0"),
+        ({"refresh_interval": "0.1"}, TypeError, r"refresh_interval must be a number of seconds"),
+        ({"config": [1, 2]}, TypeError, r"config must be a mapping"),
+        ({"model": "CNN"}, TypeError, r"model must be a trainscope.ModelSpec or None, got str"),
+    ],
+)
+def test_bad_arguments_get_a_clear_error(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    arguments: dict[str, Any] = {"epochs": 2, "steps_per_epoch": 3, "validation_steps": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        TrainingSession("Net", plugins=[], **arguments)
+
+
+# -- metric values: refused at the call ------------------------------------------------------
+
+
+class TorchLikeScalar:
+    """What a 0-d torch tensor looks like to trainscope: a dtype without a numpy kind, ``item()``."""
+
+    dtype = "torch.float32"
+    shape = ()
+
+    def item(self) -> float:
+        return 0.5
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (10**400, r"metric 'loss' is an integer too large for a float"),
+        (np.array("text"), r"metric 'loss' must be a number, got an array of dtype <U4"),
+        (np.array(object(), dtype=object), r"metric 'loss' must be a number, got an array of dtype object"),
+        (np.array(1 + 2j), r"must be a number, got an array of dtype complex128"),
+        (TorchLikeScalar(), r"pass value.item\(\)"),
+        ("0.5", r"metric 'loss' must be a number"),
+    ],
+)
+def test_a_value_no_reporter_could_use_is_refused_at_the_call(value: Any, message: str) -> None:
+    recorder = Recorder()
+    with session(recorder) as s:
+        s.start_epoch(1)
+        s.update_training_progress(1, np.float32(0.25))  # a numeric array type seen first
+        with pytest.raises(MetricValueError, match=message):
+            s.update_training_progress(2, value)
+        s.update_training_progress(2, 0.75)
+    assert [record.metrics["loss"] for _, _, record in recorder.records] == [0.25, 0.75]
+
+
+def test_a_metric_name_that_is_not_valid_text_is_refused() -> None:
+    with session() as s:
+        s.start_epoch(1)
+        with pytest.raises(MetricValueError, match=r"not valid Unicode text"):
+            s.update_training_progress(1, **{"loss\ud800": 0.5})
+
+
+@pytest.mark.parametrize("step", [2**64, -(2**64)])
+def test_a_step_beyond_64_bits_is_refused(step: int) -> None:
+    with session() as s:
+        s.start_epoch(1)
+        with pytest.raises(ValueError, match=r"step must fit in 64 bits"):
+            s.update_training_progress(step, 0.5)
+
+
+class Unconvertible:
+    """A number by its type that fails when converted (as a device array of a failed computation does)."""
+
+    dtype = np.dtype("float32")
+    shape = ()
+
+    def item(self) -> float:
+        raise RuntimeError("device lost")
+
+
+def test_a_value_that_fails_at_the_flush_loses_no_good_step() -> None:
+    recorder = Recorder()
+    s = TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600)
+    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3 could not be converted"):  # noqa: PT012
+        with s:
+            s.start_epoch(1)
+            for step in range(1, 6):
+                s.update_training_progress(step, Unconvertible() if step == 3 else float(step), 0.5)
+            s.finish_training_epoch()
+    losses = [record.metrics["loss"] for _, _, record in recorder.records]
+    assert [record.step for _, _, record in recorder.records] == [1, 2, 3, 4, 5]
+    assert losses[:2] == [1.0, 2.0]
+    assert math.isnan(losses[2])
+    assert losses[3:] == [4.0, 5.0]
+    assert recorder.events[-1] == ("train_end", "failed")
+
+
+# -- every reporter always closes ---------------------------------------------------------
+
+
+class Fatal:
+    def __init__(self, hook: str, error: BaseException) -> None:
+        self.hook = hook
+        self.error = error
+
+    @hookimpl
+    def trainscope_train_start(self) -> None:
+        if self.hook == "train_start":
+            raise self.error
+
+    @hookimpl
+    def trainscope_progress(self) -> None:
+        if self.hook == "progress":
+            raise self.error
+
+    @hookimpl
+    def trainscope_train_end(self) -> None:
+        if self.hook == "train_end":
+            raise self.error
+
+
+@pytest.mark.parametrize(
+    ("hook", "error", "status"),
+    [
+        ("train_start", PluginFatalError("no log"), "failed"),
+        ("train_start", KeyboardInterrupt(), "interrupted"),
+        ("train_start", SystemExit(1), "failed"),
+        ("progress", PluginFatalError("disk full"), "failed"),
+        ("progress", KeyboardInterrupt(), "interrupted"),
+    ],
+)
+def test_every_reporter_that_started_gets_train_end(hook: str, error: BaseException, status: str) -> None:
+    before, after = Recorder(), Recorder()
+    s = TrainingSession("Net", 1, None, plugins=[before, Fatal(hook, error), after], refresh_interval=0)
+    with pytest.raises(type(error)), s:
+        s.start_epoch(1)
+        s.update_training_progress(1, 0.5)
+    for recorder in (before, after):
+        assert recorder.events[0] == ("train_start",)
+        assert recorder.events[-1] == ("train_end", status)
+        if hook == "progress":
+            assert [record.step for _, _, record in recorder.records] == [1]  # the batch reached both
+
+
+def test_a_fatal_error_in_train_end_still_reaches_the_other_reporters() -> None:
+    before, after = Recorder(), Recorder()
+    s = TrainingSession("Net", 1, None, plugins=[before, Fatal("train_end", PluginFatalError("x")), after])
+    with pytest.raises(PluginFatalError):  # noqa: PT012
+        with s:
+            s.start_epoch(1)
+            s.update_training_progress(1, 0.5)
+    assert before.events[-1] == after.events[-1] == ("train_end", "completed")
+
+
+def test_under_strict_a_raising_reporter_does_not_stop_the_others_from_closing() -> None:
+    before, after = Recorder(), Recorder()
+    s = TrainingSession(
+        "Net", 1, None, plugins=[before, Fatal("progress", ValueError("bug")), after], strict=True
+    )
+    with pytest.raises(ValueError, match="bug"), s:
+        s.start_epoch(1)
+        s.update_training_progress(1, 0.5)
+        s.finish_training_epoch()
+    assert before.events[-1] == after.events[-1] == ("train_end", "failed")
+
+
+def test_a_plugin_warning_is_one_line_without_trainscope_source() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with session(Fatal("progress", ValueError("bug"))) as s:
+            s.start_epoch(1)
+            s.update_training_progress(1, 0.5)
+    (warning,) = [w for w in caught if issubclass(w.category, PluginWarning)]
+    shown = warnings.formatwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    assert shown.count("\n") == 1
+    assert "raised in trainscope_progress and is disabled" in shown
+
+
+# -- a slow reporter -------------------------------------------------------------------
+
+
+class Slow:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls = 0
+
+    @hookimpl
+    def trainscope_progress(self) -> None:
+        self.calls += 1
+        time.sleep(self.seconds)
+
+
+def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_flush() -> None:
+    slow = Slow(0.05)
+    with TrainingSession("Net", 1, None, plugins=[slow], refresh_interval=0.05) as s:
+        s.start_epoch(1)
+        for step in range(1, 201):
+            s.update_training_progress(step, 0.5)
+            time.sleep(0.001)
+    # 200 steps of >= 1 ms: at most one flush per 50 ms of training, plus the phase end.
+    assert slow.calls <= 200 * 0.001 / 0.05 + 2
+    assert slow.calls >= 2
+
+
+# -- steps going backwards ----------------------------------------------------------------
+
+
+def test_steps_going_backwards_warn_once() -> None:
+    with pytest.warns(
+        StepOrderWarning, match=r"step numbers went backwards in the train phase of epoch 1"
+    ) as caught:  # noqa: E501
+        with session() as s:
+            s.start_epoch(1)
+            for step in (1, 2, 3, 2, 1, 5, 4):
+                s.update_training_progress(step, 0.5)
+    assert len([w for w in caught if issubclass(w.category, StepOrderWarning)]) == 1
+
+
+def test_steps_restarting_in_a_new_epoch_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StepOrderWarning)
+        with session() as s:
+            for epoch in (1, 2):
+                s.start_epoch(epoch)
+                for step in (1, 2, 3):
+                    s.update_training_progress(step, 0.5)
+
+
+# -- example-weighted means -----------------------------------------------------------------
+
+
+def test_phase_means_weigh_steps_by_their_batch_size() -> None:
+    recorder = Recorder()
+    with session(recorder) as s:
+        s.start_epoch(1)
+        s.update_training_progress(1, 1.0, 0.5, batch_size=32)
+        s.update_training_progress(2, 4.0, 1.0, batch_size=8)  # a short last batch
+    (_, _, means), *_ = recorder.phase_means
+    assert means == {"loss": (1.0 * 32 + 4.0 * 8) / 40, "accuracy": (0.5 * 32 + 1.0 * 8) / 40}
+    assert recorder.summaries[0].train == means
+
+
+@pytest.mark.parametrize("batch_size", [-1, 1.5, "8"])
+def test_a_bad_batch_size_is_refused(batch_size: Any) -> None:
+    with session() as s:
+        s.start_epoch(1)
+        with pytest.raises((TypeError, ValueError), match="batch_size must"):
+            s.update_training_progress(1, 0.5, batch_size=batch_size)
