@@ -26,6 +26,15 @@ def session(*plugins: object, **kwargs: Any) -> TrainingSession:
     return TrainingSession("Net", 2, 3, 2, plugins=list(plugins), refresh_interval=0, **kwargs)
 
 
+def train(s: TrainingSession, *values: Any) -> None:
+    """One epoch with a step per value (loss), then the end of the run."""
+    with s:
+        s.start_epoch(1)
+        for step, value in enumerate(values, 1):
+            s.update_training_progress(step, value, 0.5)
+        s.finish_training_epoch()
+
+
 # -- arguments ----------------------------------------------------------------------
 
 
@@ -119,12 +128,8 @@ class Unconvertible:
 def test_a_value_that_fails_at_the_flush_loses_no_good_step() -> None:
     recorder = Recorder()
     s = TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600)
-    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3 could not be converted"):  # noqa: PT012
-        with s:
-            s.start_epoch(1)
-            for step in range(1, 6):
-                s.update_training_progress(step, Unconvertible() if step == 3 else float(step), 0.5)
-            s.finish_training_epoch()
+    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3 could not be converted"):
+        train(s, 1.0, 2.0, Unconvertible(), 4.0, 5.0)
     losses = [record.metrics["loss"] for _, _, record in recorder.records]
     assert [record.step for _, _, record in recorder.records] == [1, 2, 3, 4, 5]
     assert losses[:2] == [1.0, 2.0]
@@ -170,9 +175,8 @@ class Fatal:
 def test_every_reporter_that_started_gets_train_end(hook: str, error: BaseException, status: str) -> None:
     before, after = Recorder(), Recorder()
     s = TrainingSession("Net", 1, None, plugins=[before, Fatal(hook, error), after], refresh_interval=0)
-    with pytest.raises(type(error)), s:
-        s.start_epoch(1)
-        s.update_training_progress(1, 0.5)
+    with pytest.raises(type(error)):
+        train(s, 0.5)
     for recorder in (before, after):
         assert recorder.events[0] == ("train_start",)
         assert recorder.events[-1] == ("train_end", status)
@@ -183,10 +187,8 @@ def test_every_reporter_that_started_gets_train_end(hook: str, error: BaseExcept
 def test_a_fatal_error_in_train_end_still_reaches_the_other_reporters() -> None:
     before, after = Recorder(), Recorder()
     s = TrainingSession("Net", 1, None, plugins=[before, Fatal("train_end", PluginFatalError("x")), after])
-    with pytest.raises(PluginFatalError):  # noqa: PT012
-        with s:
-            s.start_epoch(1)
-            s.update_training_progress(1, 0.5)
+    with pytest.raises(PluginFatalError):
+        train(s, 0.5)
     assert before.events[-1] == after.events[-1] == ("train_end", "completed")
 
 
@@ -195,10 +197,8 @@ def test_under_strict_a_raising_reporter_does_not_stop_the_others_from_closing()
     s = TrainingSession(
         "Net", 1, None, plugins=[before, Fatal("progress", ValueError("bug")), after], strict=True
     )
-    with pytest.raises(ValueError, match="bug"), s:
-        s.start_epoch(1)
-        s.update_training_progress(1, 0.5)
-        s.finish_training_epoch()
+    with pytest.raises(ValueError, match="bug"):
+        train(s, 0.5)
     assert before.events[-1] == after.events[-1] == ("train_end", "failed")
 
 
@@ -243,14 +243,17 @@ def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_fl
 # -- steps going backwards ----------------------------------------------------------------
 
 
+def report_steps(s: TrainingSession, steps: tuple[int, ...]) -> None:
+    with s:
+        s.start_epoch(1)
+        for step in steps:
+            s.update_training_progress(step, 0.5)
+
+
 def test_steps_going_backwards_warn_once() -> None:
-    with pytest.warns(
-        StepOrderWarning, match=r"step numbers went backwards in the train phase of epoch 1"
-    ) as caught:  # noqa: E501
-        with session() as s:
-            s.start_epoch(1)
-            for step in (1, 2, 3, 2, 1, 5, 4):
-                s.update_training_progress(step, 0.5)
+    backwards = r"step numbers went backwards in the train phase of epoch 1"
+    with pytest.warns(StepOrderWarning, match=backwards) as caught:
+        report_steps(session(), (1, 2, 3, 2, 1, 5, 4))
     assert len([w for w in caught if issubclass(w.category, StepOrderWarning)]) == 1
 
 
