@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TextIO
 
-from trainscope import ModelSpec
+from trainscope import ModelSpec, printable
 from trainscope_arch.formatting import (
     MemoryUnits,
     ParameterFormat,
@@ -51,14 +51,19 @@ class ModelArchitecturePrinter:
         self.view = check_view(view)
 
     def format_architecture(self, spec: ModelSpec) -> str:
-        """The text :meth:`print_architecture` prints, without the final newline."""
+        """The text :meth:`print_architecture` prints, without the final newline.
+
+        Names and arguments come from user code: control characters in them are
+        replaced (``?``) so that they cannot act on the terminal.
+        """
         name = self.model_name or spec.name
         body = (
             format_tree(name, spec.layers)
             if self.view == "tree"
             else format_table(name, spec, self.parameter_format)
         )
-        return "\n".join(["Model Architecture:", body, "", *self.summary_lines(spec)])
+        text = "\n".join(["Model Architecture:", body, "", *self.summary_lines(spec)])
+        return printable(text, one_line=False)
 
     def summary_lines(self, spec: ModelSpec) -> list[str]:
         """Parameter totals and torchinfo-style size estimates, one per line."""

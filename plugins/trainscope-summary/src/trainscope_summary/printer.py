@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from trainscope import EpochSummary, RunInfo, RunStatus, hookimpl
+from trainscope import EpochSummary, RunInfo, RunStatus, hookimpl, printable
 from trainscope_summary.formatting import format_epoch_summary, format_run_end
 
 
@@ -22,7 +22,8 @@ class EpochSummaryPrinter:
         self._epochs: dict[str, list[EpochSummary]] = {}
 
     def _print(self, text: str) -> None:
-        print(text, file=self.file or sys.stdout, flush=True)
+        # Metric names come from user code: control characters cannot reach the terminal.
+        print(printable(text, one_line=False), file=self.file or sys.stdout, flush=True)
 
     @hookimpl
     def trainscope_train_start(self, run: RunInfo) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TextIO
 
+from trainscope import printable
 from trainscope_tqdm.meters import Mode, choose_mode, create_meter
 from trainscope_tqdm.options import BarOptions, check_width
 
@@ -55,7 +56,9 @@ class ProgressBar:
         self._lock = threading.Lock()
         self._options = options
         self._mode: Mode = choose_mode(stream)
-        self._meter = create_meter(description, total, options, unit=unit, file=stream, mode=self._mode)
+        self._meter = create_meter(
+            printable(description), total, options, unit=unit, file=stream, mode=self._mode
+        )
 
     # -- progress --------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from tqdm import tqdm
 
-from trainscope import is_accuracy_like
+from trainscope import is_accuracy_like, printable
 
 
 def format_value(name: str, value: float) -> str:
@@ -20,5 +20,6 @@ def format_value(name: str, value: float) -> str:
 
 
 def format_postfix(metrics: Mapping[str, float]) -> str:
-    """``loss=1.31, accuracy=65.23%``: every metric, in the order given."""
-    return ", ".join(f"{name}={format_value(name, value)}" for name, value in metrics.items())
+    """``loss=1.31, accuracy=65.23%``: every metric, in the order given (control characters
+    in names replaced, so that they cannot act on the terminal)."""
+    return ", ".join(f"{printable(name)}={format_value(name, value)}" for name, value in metrics.items())
