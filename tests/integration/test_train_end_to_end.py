@@ -16,7 +16,8 @@ pytest.importorskip("trainscope_jax")
 pytest.importorskip("trainscope_jsonl")
 
 
-def test_ctrl_c_stops_training_cleanly_with_status_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_and_sigterm_stop_training_cleanly(tmp_path: Path, signum: signal.Signals, status: int) -> None:
     env = {**os.environ, "TRAINSCOPE_LOG_DIR": str(tmp_path), "TRAINSCOPE_PLATFORM": "cpu"}
     process = subprocess.Popen(
         [sys.executable, "-m", "trainscope", "-p", "no:arch", "train", "--epochs", "200"],
@@ -32,10 +33,10 @@ def test_ctrl_c_stops_training_cleanly_with_status_130(tmp_path: Path) -> None:
         seen.append(line)
         if "Epoch 2/200 Summary" in line or time.monotonic() > deadline:
             break
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     rest, _ = process.communicate(timeout=60)
     output = "".join(seen) + rest
-    assert process.returncode == 130, output
+    assert process.returncode == status, output
     assert "Traceback" not in output
     assert "Epoch 1/200 Summary:" in output
     assert "Model Architecture" not in output  # -p no:arch
@@ -43,3 +44,4 @@ def test_ctrl_c_stops_training_cleanly_with_status_130(tmp_path: Path) -> None:
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert events[-1]["event"] == "run_end"
     assert events[-1]["status"] == "interrupted"
+    assert f"training stopped (the run is logged as interrupted in {log})" in output

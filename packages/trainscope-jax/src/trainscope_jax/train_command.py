@@ -5,13 +5,16 @@ JAX is imported only when the command runs, so other ``trainscope`` commands sta
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
 from trainscope.cli import CliContext
+from trainscope.values import INT64_MAX
 
 if TYPE_CHECKING:
     from trainscope_jax.data.datasets import Dataset
@@ -25,6 +28,34 @@ PLATFORM_CHOICES = ("auto", "metal", "gpu", "cpu")
 
 INTERRUPTED_EXIT_CODE = 130
 """Exit status after Ctrl-C, as shells report a process ended by SIGINT."""
+MAX_SEED = 2**32 - 1
+"""The largest ``--seed``: seeds are 32-bit, as numpy and JAX keys take them everywhere."""
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses NaN and the infinities (which every comparison lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class RunObserver:
+    """Keeps the run a command trained, so the command can say where its log went."""
+
+    def __init__(self) -> None:
+        self.run: RunInfo | None = None
+
+    @hookimpl
+    def trainscope_train_start(self, run: RunInfo) -> None:
+        self.run = run
+
+    def log_path(self) -> str | None:
+        """The run log's path when the jsonl reporter wrote one."""
+        return None if self.run is None else self.run.artifacts.get("jsonl")
+
 
 _VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
 
@@ -62,11 +93,26 @@ def load_data(
     from trainscope_jax.data.datasets import ImageFolder, load_digits, random_split
 
     if data == "digits":
+        if image_size is not None:
+            raise click.BadParameter(
+                "the embedded digits are 8x8 and are not resized: --image-size applies to image "
+                "folders only; leave it out",
+                param_hint="--image-size",
+            )
         return load_digits()
-    root = Path(data)
+    root = Path(data).expanduser()
     resize = image_size is not None
     train_dir = root / "train"
     val_dir = next((root / name for name in _VALIDATION_FOLDERS if (root / name).is_dir()), None)
+    if val_dir is not None and not train_dir.is_dir():
+        raise click.BadParameter(
+            f"'{root}' has a {val_dir.name}/ folder but no train/ folder: put the training "
+            f"images in '{train_dir}' (one sub-folder per class), or rename '{val_dir}' if "
+            f"{val_dir.name!r} is a class",
+            param_hint="--data",
+        )
+    if train_dir.is_dir() and val_dir is None:
+        return random_split(ImageFolder(train_dir, image_size, resize=resize), validation_split, seed=seed)
     if train_dir.is_dir() and val_dir is not None:
         train = ImageFolder(train_dir, image_size, resize=resize)
         size = train.image_size
@@ -98,11 +144,11 @@ def load_data(
     metavar="digits|PATH",
     help="'digits' (embedded UCI handwritten digits) or a folder with one sub-folder per class.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1, max=INT64_MAX), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1, max=2**31 - 1), default=32, show_default=True)
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=1e-3,
     show_default=True,
     help="Learning rate.",
@@ -115,7 +161,11 @@ def load_data(
     help="Device platform  [default: TRAINSCOPE_PLATFORM, else auto: Metal > GPU > CPU]",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the initial weights and shuffling."
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the initial weights and shuffling (0 to 2**32-1).",
 )
 @click.option(
     "--image-size",
@@ -169,21 +219,37 @@ def train_command(
         batch_size=batch_size, learning_rate=lr, optimizer=optimizer, seed=seed, platform=platform
     )
     plugin_manager = ctx.obj.plugin_manager if isinstance(ctx.obj, CliContext) else None
+    if plugin_manager is None:
+        plugin_manager = create_plugin_manager()
+    observer = RunObserver()
+    plugin_manager.register(observer, name="train-command")
     started = time.monotonic()
     try:
         with ModelTrainer(model, config) as trainer:
             history = trainer.fit(train, validation, epochs, plugin_manager=plugin_manager)
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: training stopped (the run is logged as interrupted).", err=True)
-        ctx.exit(INTERRUPTED_EXIT_CODE)
+    except (KeyboardInterrupt, Terminated) as exc:
+        cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc).capitalize()
+        logged = observer.log_path()
+        where = f"the run is logged as interrupted in {logged}" if logged else "no run log was written"
+        click.echo(f"\n{cause}: training stopped ({where}).", err=True)
+        ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else exc.code)
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        if "RESOURCE_EXHAUSTED" not in str(exc):
+            raise
+        raise click.ClickException(
+            f"the model does not fit in the memory of {choice.device} at batch size {batch_size}: "
+            "reduce --batch-size (or --image-size), or choose a smaller --model"
+        ) from None
     last = history.last
     click.echo(
         f"Trained {model.name} on {choice.device} for {epochs} epoch{'s' if epochs > 1 else ''} "
         f"in {time.monotonic() - started:.1f} s: validation accuracy {last.validation_accuracy or 0:.2%}, "
         f"loss {last.validation_loss or 0:.4f}"
     )
+    if (logged := observer.log_path()) is not None:
+        click.echo(f"Run log: {logged}  (trainscope log {logged})")
 
 
 __all__ = ["ImageSize", "load_data", "train_command"]

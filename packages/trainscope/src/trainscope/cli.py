@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import click
 
 from trainscope import __version__
-from trainscope.plugins import PluginManager, create_plugin_manager
+from trainscope import environment_variables as env_vars
+from trainscope.plugins import PluginFatalError, PluginManager, create_plugin_manager
+from trainscope.text import printable
 
 
 @dataclass
@@ -44,10 +46,54 @@ def _check_plugin_option(
     return values
 
 
+class TrainscopeGroup(click.Group):
+    """The ``trainscope`` group: an unknown command that a blocked plugin provides says so."""
+
+    plugin_manager: PluginManager | None = None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name is not None and not name.startswith("-") and self.get_command(ctx, name) is None:
+            hint = blocked_command_hint(self.plugin_manager, name)
+            if hint is not None:
+                ctx.fail(f"No such command {name!r}: {hint}")
+        return super().resolve_command(ctx, args)
+
+
+def blocked_command_hint(plugin_manager: PluginManager | None, command: str) -> str | None:
+    """Which plugin that is not enabled provides ``command``, and why it is not; None if none does.
+
+    Only on this error path, each plugin that is not enabled is loaded into a scratch
+    group to see the commands it would add.
+    """
+    if plugin_manager is None:
+        return None
+    for info in plugin_manager.list_plugins():
+        if info.enabled:
+            continue
+        scratch = click.Group("scratch")
+        try:
+            loaded = create_plugin_manager(plugins=[info.name], environ={})
+            loaded.register_commands(scratch)
+        except Exception:  # noqa: BLE001 - a plugin that cannot even load gives no hint
+            continue
+        if command in scratch.commands:
+            dist = f" ({info.distribution})" if info.distribution else ""
+            reason = info.reason or "not enabled"
+            return (
+                f"it is provided by the plugin {info.name!r}{dist}, which is {reason}; "
+                f"unblock it (check {env_vars.TRAINSCOPE_PLUGINS}, {env_vars.TRAINSCOPE_DISABLE_PLUGINS} "
+                f"and -p no:{info.name})"
+            )
+    return None
+
+
 def build_cli(plugin_manager: PluginManager) -> click.Group:
     """A fresh ``trainscope`` group with every enabled plugin's commands added."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=TrainscopeGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="trainscope")
     @click.option(
         "-p",
@@ -60,6 +106,8 @@ def build_cli(plugin_manager: PluginManager) -> click.Group:
     def trainscope(plugin_options: tuple[str, ...]) -> None:
         """trainscope: see what a training run is doing while it runs."""
 
+    assert isinstance(trainscope, TrainscopeGroup)
+    trainscope.plugin_manager = plugin_manager
     trainscope.add_command(plugins_command)
     trainscope.add_command(demo_command)
     plugin_manager.register_commands(trainscope)
@@ -110,4 +158,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     disabled = blocked_names(args)
     manager = create_plugin_manager(disable=disabled, disable_reason="blocked by -p no:NAME")
     group = build_cli(manager)
-    group.main(args=args, prog_name="trainscope", obj=CliContext(manager, disabled))
+    try:
+        group.main(args=args, prog_name="trainscope", obj=CliContext(manager, disabled))
+    except PluginFatalError as exc:  # an unwritable log, a full disk, an unreachable server
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        click.echo(f"Error: {printable(message)}", err=True)
+        sys.exit(1)

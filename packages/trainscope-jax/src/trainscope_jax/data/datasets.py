@@ -7,8 +7,10 @@ cheap (else it reads batches on a background thread, overlapping device work).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -171,15 +173,15 @@ class ImageFolder:
         self.input_shape: Shape = (1 if grayscale else 3, *self.image_size)
 
     def _check_images(self, size: tuple[int, int] | None) -> tuple[int, int]:
-        from PIL import Image, UnidentifiedImageError
+        """Every file's size, and its integrity where that is cheap (PNG chunk checksums, so a
+        truncated file is found before training rather than in the middle of an epoch)."""
+        from PIL import Image
 
         first: Path | None = None
         for path in self.files:
-            try:
-                with Image.open(path) as image:
-                    width, height = image.size
-            except (OSError, UnidentifiedImageError, ValueError) as exc:
-                raise DataError(f"cannot read image '{path}': {exc}; remove or replace the file") from None
+            with _reading(path), Image.open(path) as image:
+                width, height = image.size
+                image.verify()
             if size is None:
                 size, first = (height, width), path
             elif not self.resize and (height, width) != size:
@@ -200,14 +202,11 @@ class ImageFolder:
         from PIL import Image
 
         path = self.files[index]
-        try:
-            with Image.open(path) as image:
-                image = image.convert(self.mode)
-                if self.resize and image.size != (self.image_size[1], self.image_size[0]):
-                    image = image.resize((self.image_size[1], self.image_size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32) / 255.0
-        except OSError as exc:
-            raise DataError(f"cannot read image '{path}': {exc}; remove or replace the file") from None
+        with _reading(path), Image.open(path) as image:
+            image = image.convert(self.mode)
+            if self.resize and image.size != (self.image_size[1], self.image_size[0]):
+                image = image.resize((self.image_size[1], self.image_size[0]), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32) / 255.0
         if pixels.shape[:2] != self.image_size:
             raise DataError(f"image '{path}' changed size while training: {pixels.shape[:2]}")
         return pixels[None] if pixels.ndim == 2 else np.transpose(pixels, (2, 0, 1))
@@ -220,6 +219,21 @@ class ImageFolder:
         """Every image decoded into memory."""
         images, labels = self.get_batch(np.arange(len(self), dtype=np.intp))
         return ArrayDataset(images, labels, class_names=self.class_names)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn what Pillow raises for a broken, truncated or oversized file into a DataError naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
+        raise DataError(
+            f"image '{path}' is too large to decode safely ({exc}); remove it, or shrink it before training"
+        ) from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, struct.error) as exc:
+        raise DataError(f"cannot read image '{path}': {exc}; remove or replace the file") from None
 
 
 def _scan(root: Path) -> tuple[list[Path], list[int], list[str]]:
