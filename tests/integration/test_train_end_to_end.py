@@ -17,7 +17,9 @@ pytest.importorskip("trainscope_jsonl")
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_and_sigterm_stop_training_cleanly(tmp_path: Path, signum: signal.Signals, status: int) -> None:
+def test_ctrl_c_and_sigterm_stop_training_cleanly(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
     env = {**os.environ, "TRAINSCOPE_LOG_DIR": str(tmp_path), "TRAINSCOPE_PLATFORM": "cpu"}
     process = subprocess.Popen(
         [sys.executable, "-m", "trainscope", "-p", "no:arch", "train", "--epochs", "200"],
