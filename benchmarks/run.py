@@ -1,6 +1,7 @@
 """Run every benchmark, each in its own process, and print its figures.
 
-hatch run bench [overhead] [training]
+hatch run bench [overhead] [training] [frameworks]
+hatch run bench compare --base REF   (the per-step cost of REF and the working tree, side by side)
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHMARKS = {"overhead": HERE / "overhead.py", "training": HERE / "training.py"}
+WITH_ARGUMENTS = {"compare": HERE / "compare.py"}
+"""Benchmarks that take their own arguments, run one at a time and never by default."""
 
 
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in WITH_ARGUMENTS:
+        subprocess.run([sys.executable, str(WITH_ARGUMENTS[sys.argv[1]]), *sys.argv[2:]], check=True)
+        return
     chosen = sys.argv[1:] or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
-        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join([*BENCHMARKS, *WITH_ARGUMENTS])}")
     for name in chosen:
         print(f"== {name} ==", flush=True)
         subprocess.run([sys.executable, str(BENCHMARKS[name])], check=True)

@@ -131,3 +131,13 @@ def test_plugins_add_cli_commands(install_plugin: Install, only_plugins: Any) ->
     blocked = subprocess.run([*run, "-p", "no:recorder", "hello"], capture_output=True, text=True)
     assert blocked.returncode == 2
     assert "No such command 'hello'" in blocked.stderr
+
+
+def test_plugin_names_in_block_and_allow_lists_ignore_case(monkeypatch: Any) -> None:
+    monkeypatch.setenv(env_vars.TRAINSCOPE_DISABLE_PLUGINS, "JSONL, Tqdm")
+    infos = {info.name: info for info in create_plugin_manager().list_plugins()}
+    assert not infos["jsonl"].enabled
+    assert not infos["tqdm"].enabled
+    monkeypatch.delenv(env_vars.TRAINSCOPE_DISABLE_PLUGINS)
+    monkeypatch.setenv(env_vars.TRAINSCOPE_PLUGINS, "Summary")
+    assert create_plugin_manager().enabled_names() == ["summary"]
