@@ -32,6 +32,7 @@ def test_hook_names_are_the_designed_ones() -> None:
         "trainscope_progress",
         "trainscope_phase_end",
         "trainscope_epoch_end",
+        "trainscope_evaluation_end",
         "trainscope_train_end",
         "trainscope_register_commands",
     }

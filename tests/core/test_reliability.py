@@ -41,10 +41,12 @@ def train(s: TrainingSession, *values: Any) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"epochs": None}, TypeError, r"epochs must be a whole number, got NoneType"),
-        ({"epochs": "3"}, TypeError, r"epochs must be a whole number, got str '3'"),
-        ({"epochs": 1.5}, TypeError, r"epochs must be a whole number, got float 1.5"),
-        ({"epochs": True}, TypeError, r"epochs must be a whole number, got bool"),
+        ({"epochs": None}, ValueError, r"steps_per_epoch was given without epochs"),
+        ({"epochs": 2, "total_steps": 10}, ValueError, r"give either epochs .* or total_steps"),
+        ({"epochs": "3"}, TypeError, r"epochs must be a whole number or None, got str '3'"),
+        ({"epochs": 1.5}, TypeError, r"epochs must be a whole number or None, got float 1.5"),
+        ({"epochs": True}, TypeError, r"epochs must be a whole number or None, got bool"),
+        ({"epochs": None, "steps_per_epoch": None, "total_steps": 0}, ValueError, r"total_steps must be"),
         ({"epochs": 0}, ValueError, r"epochs must be between 1 and 2\*\*63-1, got 0"),
         ({"epochs": 10**30}, ValueError, r"epochs must be between 1 and 2\*\*63-1"),
         ({"steps_per_epoch": -5}, ValueError, r"steps_per_epoch must be between 1 and 2\*\*63-1, got -5"),

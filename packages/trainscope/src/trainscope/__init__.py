@@ -15,7 +15,15 @@ from trainscope.plugins import (
     PluginWarning,
     create_plugin_manager,
 )
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecord, StepRecords
+from trainscope.run import (
+    EpochSummary,
+    EvaluationSummary,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    StepRecord,
+    StepRecords,
+)
 from trainscope.session import SessionStateError, StepOrderWarning, TrainingSession
 from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
@@ -23,6 +31,7 @@ from trainscope.text import printable
 
 __all__ = [
     "EpochSummary",
+    "EvaluationSummary",
     "LayerSpec",
     "MetricValueError",
     "ModelSpec",
@@ -35,8 +44,8 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "SessionStateError",
-    "StepRecord",
     "StepOrderWarning",
+    "StepRecord",
     "StepRecords",
     "Terminated",
     "TrainingSession",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
+from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
     import click
@@ -69,12 +69,29 @@ def trainscope_epoch_end(run: RunInfo, epoch: int, summary: EpochSummary) -> Non
     """
 
 
+@hookspec
+def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
+    """Called when a validation that ran in the middle of training ends (every N steps in a
+    run declared in steps, or within an epoch), after its ``trainscope_phase_end``.
+
+    :param run: the run.
+    :param summary: the training step it followed, the training means since the previous
+        evaluation, this validation's means, and the seconds since the previous evaluation.
+    """
+
+
 # -- phase ---------------------------------------------------------------------
 
 
 @hookspec
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
     """Called when a training or validation phase starts.
+
+    A validation phase may start while the training phase is open: training is then
+    paused (``paused`` is True on the training phase, ``training_step`` on the
+    validation phase is the training step it follows), and after the validation's
+    ``trainscope_phase_end`` training resumes: its next ``trainscope_progress`` comes
+    with the same training ``PhaseInfo``.
 
     :param run: the run.
     :param phase: the phase: name (``"train"`` or ``"validation"``), epoch, total
@@ -100,7 +117,13 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
 
 @hookspec
 def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
-    """Called when a phase finishes; ``phase.metrics`` holds the phase means.
+    """Called when a phase finishes; ``phase.metrics`` holds the phase means (or the exact
+    results the loop handed with ``report_results``).
+
+    A training phase paused by a validation has not finished: it ends once, at the end
+    of its epoch (or of a run declared in steps). A run that is interrupted or fails
+    ends its open phases without ``trainscope_phase_end``: ``trainscope_train_end``
+    follows the last ``trainscope_progress``.
 
     :param run: the run.
     :param phase: the finished phase (``phase.ended`` is True, ``phase.elapsed`` its duration).

@@ -208,6 +208,12 @@ def convert_buffer(buffer: StepBuffer, clock_offset: float) -> tuple[StepRecords
     return StepRecords(buffer.steps, times, columns), None
 
 
+def convert_results(results: Mapping[str, Any]) -> dict[str, float]:
+    """Checked metric values (JAX arrays allowed) as floats, JAX arrays in one batch; None values dropped."""
+    present = {name: value for name, value in results.items() if value is not None}
+    return dict(zip(present, _convert_values(list(present.values()))))
+
+
 def _convert_one_by_one(
     buffer: StepBuffer, times: list[float], columns: dict[str, list[Any]]
 ) -> tuple[StepRecords, MetricValueError | None]:

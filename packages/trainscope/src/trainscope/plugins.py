@@ -15,7 +15,7 @@ import pluggy
 from trainscope import environment_variables as env_vars
 from trainscope import hookspecs
 from trainscope.hookspecs import PROJECT_NAME
-from trainscope.run import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
+from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
     import click
@@ -241,6 +241,9 @@ class PluginManager:
 
     def phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
         self._call("trainscope_phase_end", run=run, phase=phase)
+
+    def evaluation_end(self, run: RunInfo, summary: EvaluationSummary) -> None:
+        self._call("trainscope_evaluation_end", run=run, summary=summary)
 
     def epoch_end(self, run: RunInfo, epoch: int, summary: EpochSummary) -> None:
         self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)

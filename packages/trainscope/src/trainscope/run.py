@@ -17,15 +17,20 @@ PhaseName = Literal["train", "validation"]
 class RunInfo:
     """A training run, as every hook sees it.
 
-    ``config`` holds the hyper-parameters a framework chose to report;
-    ``environment`` the platform, device and versions.
+    A run is declared in epochs (``epochs``, ``steps_per_epoch``) or in steps
+    (``epochs`` is None; ``total_steps`` may be known). ``config`` holds the
+    hyper-parameters a framework chose to report; ``environment`` the platform, device
+    and versions.
     """
 
     name: str
     run_id: str
-    epochs: int
+    epochs: int | None
+    """The number of epochs; None for a run declared in steps."""
     steps_per_epoch: int | None
     validation_steps: int | None
+    total_steps: int | None = None
+    """Training steps of a run declared in steps (None when unknown, or in a run of epochs)."""
     model: ModelSpec | None = None
     config: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
@@ -109,7 +114,12 @@ class PhaseInfo:
     """A training or validation phase of one epoch, updated at every flush.
 
     ``metrics`` holds the running means over the steps reported so far; after
-    ``trainscope_phase_end`` they are the phase means.
+    ``trainscope_phase_end`` they are the phase means (or the exact results the loop
+    handed with ``report_results``).
+
+    A run declared in steps has one training phase (``epoch`` 1) that validations
+    pause. While a validation runs in the middle of training, the training phase is
+    ``paused``; the validation's ``training_step`` is the training step it follows.
     """
 
     name: PhaseName
@@ -121,13 +131,35 @@ class PhaseInfo:
     metrics: dict[str, float] = field(default_factory=dict)
     start_time: float = field(default_factory=time.time)
     elapsed: float = 0.0
-    """Seconds from the phase start to its last flushed step (to its end once ended)."""
+    """Seconds from the phase start to its last flushed step (to its end once ended); the time
+    a training phase spent paused by validations is not counted."""
     ended: bool = False
+    paused: bool = False
+    """True for a training phase while a validation in the middle of it runs."""
+    training_step: int | None = None
+    """For a validation in the middle of training: the last training step before it."""
 
     @property
     def rate(self) -> float | None:
         """Steps per second so far, or None before any time has passed."""
         return self.steps / self.elapsed if self.elapsed > 0 else None
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """A validation in the middle of training ended: the training means since the previous
+    evaluation (or the start) and this validation's means (None for a phase with no steps)."""
+
+    epoch: int | None
+    """The epoch, or None in a run declared in steps."""
+    step: int
+    """The training step the validation followed."""
+    total_steps: int | None
+    """The training phase's total steps (the epoch's in a run of epochs), None when unknown."""
+    train: dict[str, float] | None
+    validation: dict[str, float] | None
+    duration: float
+    """Seconds since the previous evaluation (or the start of the run)."""
 
 
 @dataclass(frozen=True)

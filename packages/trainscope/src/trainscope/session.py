@@ -7,21 +7,23 @@ import platform
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from trainscope import __version__
+from trainscope import __version__, loops
 from trainscope.device_arrays import jax_array_type, ready_prefix
 from trainscope.metrics import (
+    MetricValueError,
     RunningMeans,
     StepBuffer,
     check_metric,
     check_metric_name,
     convert_buffer,
+    convert_results,
 )
 from trainscope.plugins import PluginManager, create_plugin_manager, warn_plugin
-from trainscope.run import EpochSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
+from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.signals import SignalGuard, Terminated
 from trainscope.spec import ModelSpec
 from trainscope.values import INT64_MAX, check_count, check_seconds, plain_text, plain_value
@@ -32,6 +34,9 @@ _PLAIN_TYPES = frozenset({float, type(None)})
 """Values buffered without a check: anything else goes through ``check_metric``."""
 _MIN_STEP = -INT64_MAX - 1
 _monotonic = time.monotonic
+
+
+StepFunction = Callable[..., Any]
 
 
 class StepOrderWarning(UserWarning):
@@ -54,22 +59,29 @@ def _default_environment() -> dict[str, Any]:
 class TrainingSession:
     """One training run reported to every enabled plugin.
 
+    A run is declared in epochs (``epochs``, ``steps_per_epoch``) or in steps
+    (``total_steps``, with ``epochs`` left out): see the session guide for both.
     ``update_*`` only buffers values (device arrays stay on the device); at most
     every ``refresh_interval`` seconds and at each phase end the buffer is
     converted in one batch and reporters receive ``trainscope_progress``.
 
+    A validation phase may start in the middle of training (validation every N
+    steps): the training phase is paused, not ended, and resumes with the next
+    training step; each such validation ends with ``trainscope_evaluation_end``.
+
     Use it as a context manager so that an exception ends the run as ``failed``
-    (``interrupted`` for KeyboardInterrupt) and reporters still close cleanly.
-    Not thread-safe: report from the training thread.
+    (``interrupted`` for KeyboardInterrupt, SIGTERM, SIGHUP) and reporters still
+    close cleanly. Not thread-safe: report from the training thread.
     """
 
     def __init__(
         self,
         model_name: str,
-        epochs: int,
-        steps_per_epoch: int | None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         *,
+        total_steps: int | None = None,
         model: ModelSpec | None = None,
         plugins: Iterable[object] | None = None,
         disable: Iterable[str] = (),
@@ -79,10 +91,21 @@ class TrainingSession:
         environment: Mapping[str, Any] | None = None,
         plugin_manager: PluginManager | None = None,
     ) -> None:
-        epochs = check_count("epochs", epochs, minimum=1)  # type: ignore[assignment]
+        epochs = check_count("epochs", epochs, minimum=1, allow_none=True)
         steps_per_epoch = check_count("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
         validation_steps = check_count("validation_steps", validation_steps, minimum=0, allow_none=True)
+        total_steps = check_count("total_steps", total_steps, minimum=1, allow_none=True)
         refresh_interval = check_seconds("refresh_interval", refresh_interval)
+        if epochs is not None and total_steps is not None:
+            raise ValueError(
+                "give either epochs (a run declared in epochs) or total_steps (a run declared "
+                "in steps), not both"
+            )
+        if epochs is None and steps_per_epoch is not None:
+            raise ValueError(
+                "steps_per_epoch was given without epochs: declare the run in epochs "
+                "(epochs=..., steps_per_epoch=...) or in steps (total_steps=...)"
+            )
         if model is not None and not isinstance(model, ModelSpec):
             raise TypeError(
                 f"model must be a trainscope.ModelSpec or None, got {type(model).__name__}; "
@@ -97,6 +120,7 @@ class TrainingSession:
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
+            total_steps=total_steps,
             model=model,
             config=_plain_mapping("config", config),
             environment={**_default_environment(), **_plain_mapping("environment", environment)},
@@ -109,13 +133,31 @@ class TrainingSession:
         self._epoch_t0 = 0.0
         self._epoch_means: dict[PhaseName, dict[str, float] | None] = {}
         self._phase: PhaseInfo | None = None
+        """The phase steps are reported to (the open validation, or the training phase)."""
+        self._train: PhaseInfo | None = None
+        """The epoch's training phase: open, paused by a validation, or ended."""
+        self._paused_at = 0.0
         self._phase_t0 = 0.0
+        self._train_t0 = 0.0
         self._means = RunningMeans()
+        self._train_means = RunningMeans()
+        self._interval_means = RunningMeans()
+        """Training means since the last evaluation (for ``trainscope_evaluation_end``)."""
+        self._interval_t0 = 0.0
+        self._results: dict[PhaseName, Mapping[str, Any]] = {}
+        """Exact results handed with :meth:`report_results`, converted when they are used."""
+        self._interval_results: Mapping[str, Any] | None = None
         self._buffer = StepBuffer()
         self._last_flush = 0.0
         self._flush_size = MAX_BATCH
         self._signals = SignalGuard()
         self._warned_step_order = False
+        self._helper_steps: dict[PhaseName, int] = {"train": 0, "validation": 0}
+
+    @property
+    def in_steps(self) -> bool:
+        """True for a run declared in steps (no epochs)."""
+        return self.run.epochs is None
 
     # -- run -------------------------------------------------------------------
 
@@ -125,6 +167,7 @@ class TrainingSession:
             return
         self._started = True
         self.run.start_time = time.time()
+        self._interval_t0 = _monotonic()
         self._signals.install()
         try:
             self.plugin_manager.train_start(self.run)
@@ -133,12 +176,16 @@ class TrainingSession:
             raise
 
     def finish_training(self) -> None:
-        """End the open phase and epoch, then the run as ``completed``; idempotent."""
+        """End the open phases and epoch, then the run as ``completed``; idempotent."""
         if self._ended:
             return
         self._require_started("finish_training")
         try:
-            self._end_epoch_if_open()
+            if self.in_steps:
+                self._end_validation_if_open()
+                self._end_training_phase()
+            else:
+                self._end_epoch_if_open()
         except BaseException as exc:  # the last flush or a reporter failed: end the run as such
             self._abort(_status_of(exc), exc)
             raise
@@ -164,7 +211,10 @@ class TrainingSession:
             self._abort(_status_of(exc), exc)
 
     def _abort(self, status: RunStatus, error: BaseException) -> None:
-        """End the run as ``status``: report what is buffered, then ``train_end`` to every reporter."""
+        """End the run as ``status``: report what is buffered, then ``train_end`` to every reporter.
+
+        The open phases get no ``phase_end``: an interrupted phase has no means to show.
+        """
         if self._ended:
             return
         self._ended = True
@@ -189,15 +239,26 @@ class TrainingSession:
     def start_epoch(self, epoch: int) -> None:
         """Start an epoch and its training phase, ending the previous epoch if still open."""
         self._require_started("start_epoch")
+        if self.in_steps:
+            raise SessionStateError(
+                "start_epoch() called in a run declared in steps (total_steps, no epochs): report "
+                "training steps directly, or declare the run with epochs=N"
+            )
+        epoch = check_count("epoch", epoch, minimum=0)  # type: ignore[assignment]
         self._end_epoch_if_open()
         self._epoch = epoch
         self._epoch_t0 = _monotonic()
         self._epoch_means = {}
         self.plugin_manager.epoch_start(self.run, epoch)
-        self._start_phase("train", self.run.steps_per_epoch)
+        self._start_training_phase()
 
     def print_epoch_summary(self) -> None:
         """End the epoch (fires ``trainscope_epoch_end``; the summary reporter prints then)."""
+        if self.in_steps:
+            raise SessionStateError(
+                "print_epoch_summary() called in a run declared in steps: a run in steps has no "
+                "epochs; each validation ends with its own summary (finish_validation_epoch())"
+            )
         if self._epoch is None:
             self._out_of_order("print_epoch_summary", "start_epoch(epoch)")
         self._end_epoch_if_open()
@@ -205,7 +266,8 @@ class TrainingSession:
     def _end_epoch_if_open(self) -> None:
         if self._epoch is None:
             return
-        self._end_phase_if_open()
+        self._end_validation_if_open()
+        self._end_training_phase()
         epoch, self._epoch = self._epoch, None
         summary = EpochSummary(
             epoch=epoch,
@@ -219,53 +281,241 @@ class TrainingSession:
 
     def finish_training_epoch(self) -> None:
         """End the training phase of the current epoch (a second call does nothing)."""
+        if self.in_steps:
+            raise SessionStateError(
+                "finish_training_epoch() called in a run declared in steps: the training phase "
+                "ends with finish_training()"
+            )
         if self._epoch is None:
             self._out_of_order("finish_training_epoch", "start_epoch(epoch)")
-        if self._phase is not None and self._phase.name == "train":
-            self._end_phase_if_open()
+        if self._phase is not None and self._phase.name == "validation" and not self._phase.ended:
+            raise SessionStateError(
+                "finish_training_epoch() called while the validation phase is open: "
+                "call finish_validation_epoch() first"
+            )
+        self._end_training_phase()
 
     def start_validation(self) -> None:
-        """Start the validation phase, ending the training phase if still open."""
-        if self._epoch is None:
+        """Start a validation phase.
+
+        In a run declared in epochs, a training phase that reached ``steps_per_epoch``
+        (or has no known total) ends here, as an epoch's validation follows its
+        training; with fewer steps it is paused, and resumes with the next training
+        step. In a run declared in steps, training is always paused.
+        """
+        self._require_started("start_validation")
+        if not self.in_steps and self._epoch is None:
             self._out_of_order("start_validation", "start_epoch(epoch)")
-        if "validation" in self._epoch_means or (
-            self._phase is not None and self._phase.name == "validation"
-        ):
+        phase = self._phase
+        if phase is not None and phase.name == "validation" and not phase.ended:
+            raise SessionStateError(
+                "start_validation() called while a validation phase is open: "
+                "call finish_validation_epoch() first"
+            )
+        train = self._train
+        if train is not None and not train.ended and not train.paused:
+            self._flush(_monotonic())
+            finished = not self.in_steps and (train.total is None or train.steps >= train.total)
+            if finished:
+                self._end_training_phase()
+            else:
+                self._pause_training()
+        elif train is not None and train.ended and "validation" in self._epoch_means:
             raise SessionStateError(
                 f"validation of epoch {self._epoch} already ran; call start_epoch() "
                 "for the next epoch before start_validation()"
             )
-        self._end_phase_if_open()
-        self._start_phase("validation", self.run.validation_steps)
+        training_step = train.step if train is not None and train.paused else None
+        self._start_phase("validation", self.run.validation_steps, training_step=training_step)
 
     def finish_validation_epoch(self) -> None:
-        """End the validation phase (a second call does nothing)."""
-        if self._phase is None or self._phase.name != "validation":
+        """End the validation phase (a second call does nothing).
+
+        A validation that paused training then fires ``trainscope_evaluation_end``
+        with the training means since the previous evaluation and this validation's.
+        """
+        phase = self._phase
+        if phase is None or phase.name != "validation":
             if "validation" in self._epoch_means:
                 return
+            self._require_started("finish_validation_epoch")
             self._out_of_order("finish_validation_epoch", "start_validation()")
-        self._end_phase_if_open()
+        self._end_validation_if_open()
 
-    def _start_phase(self, name: PhaseName, total: int | None) -> None:
+    finish_validation = finish_validation_epoch
+
+    def report_results(self, results: Mapping[str, Any]) -> None:
+        """Hand the current phase its exact results, such as ``nnx.MultiMetric.compute()``.
+
+        In a validation phase: that validation's results. In a training phase: the
+        results of the training since the last evaluation (or since the phase began).
+        Values may be JAX arrays; they are converted in one batch when used. The
+        summary and the log then show them instead of the means of the step values;
+        the step records keep their own values.
+        """
+        phase = self._phase
+        if phase is None or phase.ended:
+            raise SessionStateError(
+                "report_results() called with no open phase: call it before the phase ends"
+            )
+        checked = _checked_results(results)
+        if phase.name == "validation":
+            self._results["validation"] = checked
+        else:
+            self._interval_results = checked
+            self._results["train"] = checked
+
+    def _start_training_phase(self) -> None:
+        self._start_phase("train", self.run.total_steps if self.in_steps else self.run.steps_per_epoch)
+        self._train = self._phase
+        self._train_t0 = self._phase_t0
+        self._train_means = self._means
+        self._interval_means = RunningMeans()
+        self._interval_results = None
+        self._results.pop("train", None)
+
+    def _start_phase(self, name: PhaseName, total: int | None, *, training_step: int | None = None) -> None:
         now = _monotonic()
         self._phase = PhaseInfo(
-            name=name, epoch=self._epoch or 0, total=total, start_time=now + self._clock_offset
+            name=name,
+            epoch=self._epoch if self._epoch is not None else 1,
+            total=total,
+            start_time=now + self._clock_offset,
+            training_step=training_step,
         )
         self._phase_t0 = now
         self._last_flush = now
         self._means = RunningMeans()
+        self._helper_steps[name] = 0
+        if name == "validation":
+            self._results.pop("validation", None)
         self.plugin_manager.phase_start(self.run, self._phase)
 
-    def _end_phase_if_open(self) -> None:
-        phase = self._phase
-        if phase is None or phase.ended:
+    def _pause_training(self) -> None:
+        train = self._train
+        assert train is not None
+        train.paused = True
+        self._paused_at = _monotonic()
+
+    def _resume_training(self) -> None:
+        """Make the paused training phase current again; its clock skips the pause."""
+        train = self._train
+        assert train is not None
+        train.paused = False
+        now = _monotonic()
+        self._train_t0 += now - self._paused_at
+        self._phase, self._phase_t0, self._means = train, self._train_t0, self._train_means
+        self._last_flush = now
+
+    def _end_training_phase(self) -> None:
+        train = self._train
+        if train is None or train.ended:
             return
+        if train.paused:
+            self._phase, self._phase_t0, self._means = train, self._train_t0, self._train_means
+            self._train_t0 += _monotonic() - self._paused_at
+            train.paused = False
+        self._end_phase(train)
+
+    def _end_validation_if_open(self) -> None:
+        phase = self._phase
+        if phase is None or phase.name != "validation" or phase.ended:
+            return
+        self._end_phase(phase)
+        train = self._train
+        if train is not None and train.paused:
+            self._evaluation_end(phase)
+
+    def _end_phase(self, phase: PhaseInfo) -> None:
         now = _monotonic()
         self._flush(now)
         phase.ended = True
         phase.elapsed = now - self._phase_t0
-        self._epoch_means[phase.name] = dict(phase.metrics) if phase.steps else None
+        results = self._results.get(phase.name)
+        if results is not None:
+            phase.metrics = convert_results(results)
+        self._epoch_means[phase.name] = dict(phase.metrics) if phase.steps or results is not None else None
         self.plugin_manager.phase_end(self.run, phase)
+
+    def _evaluation_end(self, validation: PhaseInfo) -> None:
+        train = self._train
+        assert train is not None
+        now = _monotonic()
+        interval = self._interval_results
+        train_means = convert_results(interval) if interval is not None else self._interval_means.means()
+        summary = EvaluationSummary(
+            epoch=None if self.in_steps else validation.epoch,
+            step=train.step,
+            total_steps=train.total,
+            train=train_means or None,
+            validation=dict(validation.metrics)
+            if validation.steps or self._results.get("validation")
+            else None,
+            duration=now - self._interval_t0,
+        )
+        self._interval_means = RunningMeans()
+        self._interval_results = None
+        self._interval_t0 = now
+        self.plugin_manager.evaluation_end(self.run, summary)
+
+    # -- loop helpers -----------------------------------------------------------
+
+    def training_step(
+        self,
+        step_function: StepFunction,
+        *,
+        metrics: Any = None,
+        values: Callable[[Any], Any] | None = None,
+        batch_size: loops.BatchSize = None,
+    ) -> StepFunction:
+        """Wrap a training step function so that each call reports one training step.
+
+        See :func:`trainscope.loops.training_step`.
+        """
+        return loops.training_step(self, step_function, metrics=metrics, values=values, batch_size=batch_size)
+
+    def validation_step(
+        self,
+        step_function: StepFunction,
+        *,
+        metrics: Any = None,
+        values: Callable[[Any], Any] | None = None,
+        batch_size: loops.BatchSize = None,
+    ) -> StepFunction:
+        """Wrap a validation step function so that each call reports one validation step.
+
+        See :func:`trainscope.loops.validation_step`.
+        """
+        return loops.validation_step(
+            self, step_function, metrics=metrics, values=values, batch_size=batch_size
+        )
+
+    def _enter_phase_for_helper(self, phase: PhaseName) -> None:
+        """Start the run, and start or resume ``phase``, as a loop helper's step needs."""
+        self.start_training()
+        current = self._phase
+        is_open = current is not None and current.name == phase and not current.ended
+        if is_open:
+            return
+        if phase == "validation":
+            self.start_validation()
+            return
+        if current is not None and current.name == "validation" and not current.ended:
+            self.finish_validation_epoch()
+        self._training_phase_for_step()
+
+    def epochs(self, start: int = 1) -> Iterator[int]:
+        """The epoch numbers from ``start`` to ``epochs``, each started and ended (with its summary).
+
+        See :func:`trainscope.loops.epochs`.
+        """
+        return loops.epochs(self, start)
+
+    def next_step(self, phase: PhaseName) -> int:
+        """The number the loop helpers give the next step of ``phase``: 1 after the phase starts,
+        and counting on when a training phase resumes after a validation."""
+        self._helper_steps[phase] += 1
+        return self._helper_steps[phase]
 
     # -- steps -----------------------------------------------------------------
 
@@ -285,10 +535,11 @@ class TrainingSession:
         are converted later, in a batch. ``batch_size`` (the number of examples the
         step's values are means over) weights the step in the phase means, so that
         they are means over examples; without it every step weighs the same.
+        After a validation that paused training, the first training step resumes it.
         """
         phase = self._phase
         if phase is None or phase.ended or phase.name != "train":
-            self._step_out_of_order("update_training_progress")
+            self._training_phase_for_step()
         self._buffer_step(step, loss, accuracy, batch_size, metrics)
 
     def update_validation_progress(
@@ -306,6 +557,19 @@ class TrainingSession:
         if phase is None or phase.ended or phase.name != "validation":
             self._step_out_of_order("update_validation_progress")
         self._buffer_step(step, loss, accuracy, batch_size, metrics)
+
+    def _training_phase_for_step(self) -> None:
+        """Open (run in steps) or resume (after a validation) the training phase, or explain why not."""
+        if self._started and not self._ended:
+            train, phase = self._train, self._phase
+            validation_open = phase is not None and phase.name == "validation" and not phase.ended
+            if not validation_open and train is not None and train.paused:
+                self._resume_training()
+                return
+            if not validation_open and self.in_steps and train is None:
+                self._start_training_phase()
+                return
+        self._step_out_of_order("update_training_progress")
 
     def _buffer_step(
         self, step: int, loss: Any, accuracy: Any, batch_size: int | None, metrics: dict[str, Any]
@@ -351,7 +615,10 @@ class TrainingSession:
         records, error = convert_buffer(taken, self._clock_offset)
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
-        self._means.add(records.metrics, taken.weight_column())
+        weights = taken.weight_column()
+        self._means.add(records.metrics, weights)
+        if phase is self._train:
+            self._interval_means.add(records.metrics, weights)
         phase.metrics = self._means.means()
         phase.step = records.steps[-1]
         phase.steps += count
@@ -385,30 +652,37 @@ class TrainingSession:
             raise SessionStateError(f"{method}() called after the run ended")
 
     def _step_out_of_order(self, method: str) -> Any:
-        """The right error for a step reported when its phase is not open."""
+        """The right error for a step reported when its phase is not open, for every state."""
         if not self._started:
             self._out_of_order(method, "start_training() (or `with TrainingSession(...)`)")
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
-        wanted = "train" if method == "update_training_progress" else "validation"
-        phase = self._phase
-        if self._epoch is None:
-            self._out_of_order(method, "start_epoch(epoch)")
-        if wanted == "validation":
-            if phase is not None and phase.name == "validation" and phase.ended:
+        phase, train = self._phase, self._train
+        validation_open = phase is not None and phase.name == "validation" and not phase.ended
+        where = "of the run" if self.in_steps else f"of epoch {self._epoch}"
+        if method == "update_training_progress":
+            if self._epoch is None and not self.in_steps:
+                self._out_of_order(method, "start_epoch(epoch)")
+            if validation_open:
                 raise SessionStateError(
-                    f"{method}() called after finish_validation_epoch() of epoch {self._epoch}: "
-                    "validation of this epoch has ended"
+                    f"{method}() called while a validation phase {where} is open: "
+                    "call finish_validation_epoch() first, then training resumes"
                 )
-            self._out_of_order(method, "start_validation()")
-        if phase is not None and phase.name == "validation" and not phase.ended:
             raise SessionStateError(
-                f"{method}() called while the validation phase of epoch {self._epoch} is open: "
-                "call finish_validation_epoch() first"
+                f"{method}() called after the training phase {where} ended "
+                "(finish_training_epoch(), or start_validation() after its last step): "
+                "call start_epoch(epoch) for the next epoch"
             )
+        if not self.in_steps and self._epoch is None:
+            self._out_of_order(method, "start_epoch(epoch)")
+        if phase is not None and phase.name == "validation" and phase.ended:
+            raise SessionStateError(
+                f"{method}() called after finish_validation_epoch(): that validation has ended; "
+                "call start_validation() to start another"
+            )
+        state = "paused" if train is not None and train.paused else "open"
         raise SessionStateError(
-            f"{method}() called after the training phase of epoch {self._epoch} ended "
-            "(finish_training_epoch() or start_validation()): call start_epoch(epoch) for the next epoch"
+            f"{method}() called while the training phase {where} is {state}: call start_validation() first"
         )
 
     def _out_of_order(self, method: str, missing: str) -> Any:
@@ -442,6 +716,19 @@ def _as_step(step: Any) -> int:
     if not _MIN_STEP <= number <= INT64_MAX:
         raise ValueError(f"step must fit in 64 bits (below 2**63), got {number}")
     return number
+
+
+def _checked_results(results: Mapping[str, Any]) -> dict[str, Any]:
+    """``results`` as a dict of checked metric values (not converted yet)."""
+    if not isinstance(results, Mapping):
+        raise MetricValueError(
+            f"results must be a mapping of metric names to values, got {type(results).__name__}"
+        )
+    checked = dict(results)
+    for name, value in checked.items():
+        check_metric_name(name)
+        check_metric(name, value)
+    return checked
 
 
 def _as_batch_size(batch_size: Any) -> int:

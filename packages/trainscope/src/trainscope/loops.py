@@ -1,0 +1,153 @@
+"""Loop helpers: wrap the step functions a loop already has, and let the session number and report.
+
+A training loop already calls a training step and an evaluation step. Wrapping each
+once is all the instrumentation it needs::
+
+    train_step = session.training_step(train_step, metrics=metrics)
+    eval_step = session.validation_step(eval_step, metrics=metrics)
+
+Each call of a wrapped function is one step: the session starts the run and the
+phase when needed (a validation step after training steps starts a validation; the
+next training step ends it and resumes training), numbers the step, and reports the
+values of the step: ``metrics.compute()`` when ``metrics`` is given (for example an
+``nnx.MultiMetric``; those are running means, so they also become the phase's exact
+results), else what the function returned (``values`` picks them out when it returns
+more). The wrapped function returns what the original returns; nothing waits for the
+device.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainscope.run import PhaseName
+    from trainscope.session import TrainingSession
+
+StepFunction = Callable[..., Any]
+BatchSize = int | Callable[..., int | None] | None
+
+
+def training_step(
+    session: TrainingSession,
+    step_function: StepFunction,
+    *,
+    metrics: Any = None,
+    values: Callable[[Any], Any] | None = None,
+    batch_size: BatchSize = None,
+) -> StepFunction:
+    """``step_function`` reporting each call as one training step of ``session``.
+
+    :param metrics: an object with ``compute()`` returning the running metrics (an
+        ``nnx.MultiMetric``, a clu collection); read after each call.
+    :param values: picks the metrics out of what the function returns (for example
+        ``lambda out: {"loss": out[1]}``); by default the return value itself: a loss,
+        ``(loss, accuracy)`` or a dict of metrics.
+    :param batch_size: the number of examples of a step (an int, or a function of the
+        step's arguments); by default the leading dimension of the batch, the last
+        positional argument (or the first array in it). Weighs the step in the means.
+    """
+    return _wrap(session, "train", step_function, metrics, values, batch_size)
+
+
+def validation_step(
+    session: TrainingSession,
+    step_function: StepFunction,
+    *,
+    metrics: Any = None,
+    values: Callable[[Any], Any] | None = None,
+    batch_size: BatchSize = None,
+) -> StepFunction:
+    """``step_function`` reporting each call as one validation step; see :func:`training_step`.
+
+    The first call after training steps starts a validation (pausing training in the
+    middle of an epoch, or in a run declared in steps); it ends at the next training
+    step, at the epoch's end or when the run ends.
+    """
+    return _wrap(session, "validation", step_function, metrics, values, batch_size)
+
+
+def epochs(session: TrainingSession, start: int = 1) -> Iterator[int]:
+    """The epochs ``start``..``run.epochs``: each one started before it is yielded and ended
+    (with its summary) when the loop comes back for the next."""
+    if session.in_steps:
+        raise ValueError("epochs() called in a run declared in steps: loop over your batches instead")
+    session.start_training()
+    total = session.run.epochs
+    assert total is not None
+    for epoch in range(start, total + 1):
+        session.start_epoch(epoch)
+        yield epoch
+        session.print_epoch_summary()
+
+
+def _wrap(
+    session: TrainingSession,
+    phase: PhaseName,
+    step_function: StepFunction,
+    metrics: Any,
+    values: Callable[[Any], Any] | None,
+    batch_size: BatchSize,
+) -> StepFunction:
+    if metrics is not None and not callable(getattr(metrics, "compute", None)):
+        raise TypeError(
+            f"metrics must have a compute() method (like nnx.MultiMetric), got {type(metrics).__name__}"
+        )
+    update = session.update_training_progress if phase == "train" else session.update_validation_progress
+
+    @functools.wraps(step_function)
+    def step(*args: Any, **kwargs: Any) -> Any:
+        session._enter_phase_for_helper(phase)
+        result = step_function(*args, **kwargs)
+        reported = metrics.compute() if metrics is not None else (values or _identity)(result)
+        size = batch_size(*args, **kwargs) if callable(batch_size) else batch_size
+        if size is None and batch_size is None:
+            size = infer_batch_size(args)
+        update(session.next_step(phase), _as_metrics(reported), batch_size=size)
+        if metrics is not None:
+            session.report_results(_as_metrics(reported))
+        return result
+
+    return step
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _as_metrics(value: Any) -> dict[str, Any]:
+    """A step's reported value as metrics: a dict, a loss, ``(loss, accuracy)``, or nothing."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, list)) and 1 <= len(value) <= 2:
+        return dict(zip(("loss", "accuracy"), value))
+    if hasattr(value, "shape") or isinstance(value, (int, float)):
+        return {"loss": value}
+    raise TypeError(
+        f"the step function returned {type(value).__name__}: return the loss, (loss, accuracy) or a "
+        "dict of metrics, or pass values=... to pick them out (or metrics=... with a compute() method)"
+    )
+
+
+def infer_batch_size(args: Sequence[Any]) -> int | None:
+    """The leading dimension of the batch: the last positional argument, or the first array in it."""
+    if not args:
+        return None
+    batch = args[-1]
+    candidates: list[Any] = [batch]
+    if isinstance(batch, Mapping):
+        candidates = list(batch.values())
+    elif isinstance(batch, (tuple, list)):
+        candidates = list(batch)
+    for candidate in candidates:
+        shape = getattr(candidate, "shape", None)
+        if shape is not None and len(shape) >= 1:
+            return int(shape[0])
+    return None
+
+
+__all__ = ["epochs", "infer_batch_size", "training_step", "validation_step"]
