@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trainscope import EpochSummary, PhaseInfo, RunInfo, StepRecord, hookimpl
+from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, StepRecord, hookimpl
 
 
 class Recorder:
@@ -19,6 +19,7 @@ class Recorder:
         self.phase_means: list[tuple[str, int, dict[str, float]]] = []
         self.summaries: list[EpochSummary] = []
         self.errors: list[BaseException | None] = []
+        self.evaluations: list[EvaluationSummary] = []
 
     @hookimpl
     def trainscope_train_start(self, run: RunInfo) -> None:
@@ -46,6 +47,11 @@ class Recorder:
     def trainscope_epoch_end(self, epoch: int, summary: EpochSummary) -> None:
         self.events.append(("epoch_end", epoch))
         self.summaries.append(summary)
+
+    @hookimpl
+    def trainscope_evaluation_end(self, summary: EvaluationSummary) -> None:
+        self.events.append(("evaluation_end", summary.step))
+        self.evaluations.append(summary)
 
     @hookimpl
     def trainscope_train_end(self, status: str, error: BaseException | None) -> None:

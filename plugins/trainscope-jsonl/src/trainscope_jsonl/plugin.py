@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from trainscope import EpochSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
+from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
@@ -20,13 +20,14 @@ from trainscope_jsonl.writer import LogWriteError, LogWriter, log_directory, log
 
 
 class RunLog:
-    """One run's open log, the step-line prefix of its current phase, and whether a write failed."""
+    """One run's open log, the step-line prefix of each phase, and whether a write failed."""
 
-    __slots__ = ("failed", "prefix", "writer")
+    __slots__ = ("failed", "prefixes", "writer")
 
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
-        self.prefix = b""
+        self.prefixes: dict[str, bytes] = {}
+        """By phase name: a training phase paused by a validation keeps its prefix."""
         self.failed = False
         """True once a write failed: the run is ending; only ``run_end`` is still tried."""
 
@@ -87,19 +88,24 @@ def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
     log = _write_event(run, schema.phase_start(run, phase))
     if log is not None:
-        log.prefix = step_prefix(run.run_id, phase.epoch, phase.name)
+        log.prefixes[phase.name] = step_prefix(run.run_id, phase.epoch, phase.name)
 
 
 @hookimpl
-def trainscope_progress(run: RunInfo, records: StepRecords) -> None:
+def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None and not log.failed:
-        log.write(*encode_steps(log.prefix, records))
+        log.write(*encode_steps(log.prefixes[phase.name], records))
 
 
 @hookimpl
 def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
     _write_event(run, schema.phase_end(run, phase))
+
+
+@hookimpl
+def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
+    _write_event(run, schema.evaluation_end(run, summary))
 
 
 @hookimpl

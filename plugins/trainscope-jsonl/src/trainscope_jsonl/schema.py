@@ -9,12 +9,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trainscope import EpochSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus
+from trainscope import EpochSummary, EvaluationSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus
 
-SCHEMA_VERSION = 1
-"""Version of the log format; raised whenever a field changes meaning or is removed."""
+SCHEMA_VERSION = 2
+"""Version of the log format; raised whenever a field changes meaning or is removed, or an
+event is added (2: runs declared in steps, validations in the middle of training)."""
 
-EVENTS = ("run_start", "epoch_start", "phase_start", "step", "phase_end", "epoch_end", "run_end")
+EVENTS = (
+    "run_start",
+    "epoch_start",
+    "phase_start",
+    "step",
+    "phase_end",
+    "evaluation_end",
+    "epoch_end",
+    "run_end",
+)
 """Every event name, in the order they first appear in a log."""
 
 
@@ -49,6 +59,7 @@ def run_start(run: RunInfo) -> dict[str, Any]:
         "name": run.name,
         "epochs": run.epochs,
         "steps_per_epoch": run.steps_per_epoch,
+        "total_steps": run.total_steps,
         "validation_steps": run.validation_steps,
         "config": run.config,
         "model": model_summary(run.model),
@@ -66,6 +77,7 @@ def phase_start(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
         "epoch": phase.epoch,
         "phase": phase.name,
         "total": phase.total,
+        "training_step": phase.training_step,
     }
 
 
@@ -78,6 +90,19 @@ def phase_end(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
         "means": phase.metrics,
         "duration": phase.elapsed,
         "rate": phase.rate,
+        "training_step": phase.training_step,
+    }
+
+
+def evaluation_end(run: RunInfo, summary: EvaluationSummary) -> dict[str, Any]:
+    return {
+        **_event("evaluation_end", run),
+        "epoch": summary.epoch,
+        "step": summary.step,
+        "total_steps": summary.total_steps,
+        "train": summary.train,
+        "validation": summary.validation,
+        "duration": summary.duration,
     }
 
 

@@ -9,8 +9,10 @@ from trainscope_summary.formatting import (
     best_epoch,
     format_duration,
     format_epoch_summary,
+    format_evaluation_summary,
     format_metrics,
     format_run_end,
+    format_steps_run_end,
     format_value,
     is_accuracy_like,
 )
@@ -23,8 +25,10 @@ __all__ = [
     "best_epoch",
     "format_duration",
     "format_epoch_summary",
+    "format_evaluation_summary",
     "format_metrics",
     "format_run_end",
+    "format_steps_run_end",
     "format_value",
     "is_accuracy_like",
 ]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from trainscope import EpochSummary, RunStatus, is_accuracy_like
+from trainscope import EpochSummary, EvaluationSummary, RunStatus, is_accuracy_like
 
 _LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 _PHASES = (("train", "Training"), ("validation", "Validation"))
@@ -39,7 +39,23 @@ def format_metrics(metrics: Mapping[str, float]) -> str:
 
 def format_epoch_summary(summary: EpochSummary, epochs: int) -> str:
     """The block printed at each epoch end; a phase that did not run is left out."""
-    lines = [f"Epoch {summary.epoch}/{epochs} Summary:"]
+    return _summary_block(f"Epoch {summary.epoch}/{epochs} Summary:", summary)
+
+
+def evaluation_heading(summary: EvaluationSummary, epochs: int | None) -> str:
+    """``Step 400/1200``, or ``Epoch 2/5, Step 200/620`` for a validation within an epoch."""
+    step = f"Step {summary.step}" + (f"/{summary.total_steps}" if summary.total_steps is not None else "")
+    return step if summary.epoch is None else f"Epoch {summary.epoch}/{epochs}, {step}"
+
+
+def format_evaluation_summary(summary: EvaluationSummary, epochs: int | None) -> str:
+    """The block printed after a validation in the middle of training: the training means since
+    the previous one and the validation's, e.g. ``Step 400/1200 Summary:``."""
+    return _summary_block(f"{evaluation_heading(summary, epochs)} Summary:", summary)
+
+
+def _summary_block(heading: str, summary: EpochSummary | EvaluationSummary) -> str:
+    lines = [heading]
     for attribute, label in _PHASES:
         metrics: dict[str, float] | None = getattr(summary, attribute)
         if metrics is not None:
@@ -62,20 +78,21 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class BestEpoch:
-    """The epoch with the lowest loss of a phase."""
+    """The epoch (or, in a run declared in steps, the evaluation) with the lowest loss of a phase."""
 
     epoch: int
+    """The epoch; for an evaluation, the training step it followed."""
     phase: str
     """``Validation`` or ``Training``."""
     loss: float
 
 
-def best_epoch(summaries: list[EpochSummary]) -> BestEpoch | None:
-    """The epoch with the lowest validation loss, or the lowest training loss when no
-    epoch has a validation loss; None when no epoch has a finite loss. Ties go to the earlier epoch."""
+def best_epoch(summaries: Sequence[EpochSummary | EvaluationSummary]) -> BestEpoch | None:
+    """The epoch (or evaluation) with the lowest validation loss, or the lowest training loss
+    when none has a validation loss; None when none has a finite loss. Ties go to the earlier one."""
     for attribute, label in reversed(_PHASES):
         candidates = [
-            (loss, summary.epoch)
+            (loss, summary.step if isinstance(summary, EvaluationSummary) else summary.epoch)
             for summary in summaries
             if (metrics := getattr(summary, attribute)) is not None
             and math.isfinite(loss := metrics.get("loss", math.nan))
@@ -100,4 +117,29 @@ def format_run_end(status: RunStatus, summaries: list[EpochSummary], epochs: int
         text = f"Best epoch: {best.epoch}/{epochs} ({best.phase} Loss: {loss}), {total}"
     if status != "completed":
         text = f"Training {status} after {len(summaries)}/{epochs} epochs. {text}"
+    return text
+
+
+def format_steps_run_end(
+    status: RunStatus,
+    evaluations: Sequence[EvaluationSummary],
+    step: int,
+    total_steps: int | None,
+    elapsed: float,
+) -> str:
+    """The end-of-run line of a run declared in steps:
+    ``Best evaluation: step 800/1200 (Validation Loss: 0.1234), total time: 1m 02s``.
+
+    A run that did not complete says where it stopped: ``Training interrupted at step 500/1200. ...``.
+    """
+    of_total = f"/{total_steps}" if total_steps is not None else ""
+    total = f"total time: {format_duration(elapsed)}"
+    best = best_epoch(evaluations)
+    if best is None:
+        text = total[0].upper() + total[1:]
+    else:
+        loss = format_value("loss", best.loss)
+        text = f"Best evaluation: step {best.epoch}{of_total} ({best.phase} Loss: {loss}), {total}"
+    if status != "completed":
+        text = f"Training {status} at step {step}{of_total}. {text}"
     return text

@@ -11,5 +11,7 @@ PRINTER = EpochSummaryPrinter()
 """The printer the entry point registers."""
 
 trainscope_train_start = PRINTER.trainscope_train_start
+trainscope_phase_start = PRINTER.trainscope_phase_start
 trainscope_epoch_end = PRINTER.trainscope_epoch_end
+trainscope_evaluation_end = PRINTER.trainscope_evaluation_end
 trainscope_train_end = PRINTER.trainscope_train_end

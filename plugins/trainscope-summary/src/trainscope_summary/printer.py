@@ -6,8 +6,13 @@ import sys
 import time
 from typing import TextIO
 
-from trainscope import EpochSummary, RunInfo, RunStatus, hookimpl, printable
-from trainscope_summary.formatting import format_epoch_summary, format_run_end
+from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, hookimpl, printable
+from trainscope_summary.formatting import (
+    format_epoch_summary,
+    format_evaluation_summary,
+    format_run_end,
+    format_steps_run_end,
+)
 
 
 class EpochSummaryPrinter:
@@ -20,6 +25,9 @@ class EpochSummaryPrinter:
     def __init__(self, *, file: TextIO | None = None) -> None:
         self.file = file
         self._epochs: dict[str, list[EpochSummary]] = {}
+        self._evaluations: dict[str, list[EvaluationSummary]] = {}
+        self._training: dict[str, PhaseInfo] = {}
+        """The training phase of a run declared in steps (to say where an interrupted run stopped)."""
 
     def _print(self, text: str) -> None:
         # Metric names come from user code: control characters cannot reach the terminal.
@@ -35,7 +43,24 @@ class EpochSummaryPrinter:
         self._print("\n" + format_epoch_summary(summary, run.epochs))
 
     @hookimpl
+    def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
+        if run.epochs is None and phase.name == "train":
+            self._training[run.run_id] = phase
+
+    @hookimpl
+    def trainscope_evaluation_end(self, run: RunInfo, summary: EvaluationSummary) -> None:
+        self._evaluations.setdefault(run.run_id, []).append(summary)
+        self._print("\n" + format_evaluation_summary(summary, run.epochs))
+
+    @hookimpl
     def trainscope_train_end(self, run: RunInfo, status: RunStatus) -> None:
         summaries = self._epochs.pop(run.run_id, [])
+        evaluations = self._evaluations.pop(run.run_id, [])
+        training = self._training.pop(run.run_id, None)
         elapsed = max(0.0, time.time() - run.start_time)
-        self._print("\n" + format_run_end(status, summaries, run.epochs, elapsed))
+        if run.epochs is None:
+            step = training.step if training is not None else 0
+            text = format_steps_run_end(status, evaluations, step, run.total_steps, elapsed)
+        else:
+            text = format_run_end(status, summaries, run.epochs, elapsed)
+        self._print("\n" + text)

@@ -26,7 +26,8 @@ class ProgressBar:
     else from ``options``, else the defaults (width 70, rate and ETA shown). On a
     terminal the bar is redrawn in place; anywhere else one line is written at most
     every ``line_interval`` seconds, plus the final line at :meth:`finish`.
-    Thread-safe; also a context manager that finishes the bar.
+    Thread-safe; also a context manager that finishes the bar. ``position`` pins the bar
+    to a terminal line counted from the cursor's (0: the cursor's line), as tqdm's does.
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class ProgressBar:
         unit: str = "batch",
         file: TextIO | None = None,
         options: BarOptions | None = None,
+        position: int | None = None,
     ) -> None:
         if options is None:
             options = BarOptions.from_environment()
@@ -57,7 +59,7 @@ class ProgressBar:
         self._options = options
         self._mode: Mode = choose_mode(stream)
         self._meter = create_meter(
-            printable(description), total, options, unit=unit, file=stream, mode=self._mode
+            printable(description), total, options, unit=unit, file=stream, mode=self._mode, position=position
         )
 
     # -- progress --------------------------------------------------------------
@@ -73,6 +75,23 @@ class ProgressBar:
             delta = step - meter.n
             if delta > 0:
                 meter.update(delta)
+
+    def pause(self) -> None:
+        """Take the bar off the screen while something else is shown (a validation's bar);
+        :meth:`resume` puts it back. A line writer writes nothing either way."""
+        with self._lock:
+            if not self._meter.disable and self._mode == "terminal":
+                self._meter.clear()
+
+    def resume(self) -> None:
+        """Draw the bar again after :meth:`pause`; its rate and ETA leave out the time paused."""
+        with self._lock:
+            meter = self._meter
+            if meter.disable:
+                return
+            meter.unpause()
+            if self._mode == "terminal":
+                meter.refresh()
 
     def finish(self) -> None:
         """Draw the final state and end the line (the bar stays on screen); idempotent."""

@@ -170,9 +170,16 @@ def choose_mode(file: TextIO) -> Mode:
 
 
 def create_meter(
-    description: str, total: int | None, options: BarOptions, *, unit: str, file: TextIO, mode: Mode
+    description: str,
+    total: int | None,
+    options: BarOptions,
+    *,
+    unit: str,
+    file: TextIO,
+    mode: Mode,
+    position: int | None = None,
 ) -> Meter:
-    """A started tqdm bar of the given mode."""
+    """A started tqdm bar of the given mode (``position``: the terminal line, counted from the cursor's)."""
     common: dict[str, Any] = {
         "desc": description,
         "total": total,
@@ -190,6 +197,7 @@ def create_meter(
             ts_width=options.width,
             mininterval=options.refresh_interval,
             dynamic_ncols=True,
+            position=position,
             **common,
         )
     return LineMeter(file=file, ts_width=options.width, mininterval=options.line_interval, **common)

@@ -16,9 +16,16 @@ STARTING_LINE = "Starting training..."
 _PHASE_LABELS = {"train": "Training", "validation": "Validation"}
 
 
-def phase_description(run: RunInfo, phase: PhaseInfo) -> str:
-    """``Epoch 1/5 (Training)``."""
-    return f"Epoch {phase.epoch}/{run.epochs} ({_PHASE_LABELS.get(phase.name, phase.name)})"
+def phase_description(run: RunInfo, phase: PhaseInfo, training_total: int | None = None) -> str:
+    """``Epoch 1/5 (Training)``; in a run declared in steps ``Training``, and for a validation
+    in the middle of training the step it follows: ``Validation (step 400/1200)``."""
+    label = _PHASE_LABELS.get(phase.name, phase.name)
+    if phase.training_step is not None:
+        of_total = f"/{training_total}" if training_total is not None else ""
+        label = f"{label}, step {phase.training_step}{of_total}"
+        if run.epochs is None:
+            return f"Validation (step {phase.training_step}{of_total})"
+    return label if run.epochs is None else f"Epoch {phase.epoch}/{run.epochs} ({label})"
 
 
 def _flush_stdout() -> None:
@@ -48,6 +55,9 @@ class TqdmReporter:
     ) -> None:
         self._runs: dict[str, tuple[BarOptions, TextIO]] = {}
         self._bars: dict[str, ProgressBar] = {}
+        self._paused: dict[str, tuple[PhaseInfo, ProgressBar]] = {}
+        """A training bar paused by a validation in the middle of training, by run."""
+        self._training_phases: dict[str, PhaseInfo] = {}
         self.configure(
             width=width,
             show_rate=show_rate,
@@ -88,6 +98,16 @@ class TqdmReporter:
         if bar is not None:
             bar.finish()
 
+    def _bar_of(self, run: RunInfo, phase: PhaseInfo) -> ProgressBar | None:
+        """The bar of ``phase``: a paused training bar is put back on screen first."""
+        paused = self._paused.get(run.run_id)
+        if paused is not None and paused[0] is phase:
+            del self._paused[run.run_id]
+            self._close_bar(run)
+            paused[1].resume()
+            self._bars[run.run_id] = paused[1]
+        return self._bars.get(run.run_id)
+
     # -- hooks -----------------------------------------------------------------
 
     @hookimpl(trylast=True)  # after reporters that print at the start, such as the architecture
@@ -98,22 +118,37 @@ class TqdmReporter:
 
     @hookimpl
     def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
+        training_total = position = None
+        current = self._bars.get(run.run_id)
+        if phase.training_step is not None and current is not None:
+            # a validation in the middle of training: the training bar waits off screen
+            current.pause()
+            training_total = current.total
+            self._paused[run.run_id] = (self._training_phases.get(run.run_id, phase), current)
+            del self._bars[run.run_id]
+            position = 0  # the line the training bar left, not the one below it
         self._close_bar(run)
         options, file = self._runs.get(run.run_id) or self._start_run(run)
         _flush_stdout()
+        if phase.name == "train":
+            self._training_phases[run.run_id] = phase
         self._bars[run.run_id] = ProgressBar(
-            phase_description(run, phase), phase.total, options=options, file=file
+            phase_description(run, phase, training_total),
+            phase.total,
+            options=options,
+            file=file,
+            position=position,
         )
 
     @hookimpl
     def trainscope_progress(self, run: RunInfo, phase: PhaseInfo) -> None:
-        bar = self._bars.get(run.run_id)
+        bar = self._bar_of(run, phase)
         if bar is not None:
             bar.update(phase.step, phase.metrics)
 
     @hookimpl
     def trainscope_phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
-        bar = self._bars.get(run.run_id)
+        bar = self._bar_of(run, phase)
         if bar is not None:
             bar.update(phase.step, phase.metrics)
             self._close_bar(run)
@@ -121,4 +156,9 @@ class TqdmReporter:
     @hookimpl
     def trainscope_train_end(self, run: RunInfo) -> None:
         self._close_bar(run)  # a failed or interrupted run leaves its bar where it stopped
+        paused = self._paused.pop(run.run_id, None)
+        if paused is not None:
+            paused[1].resume()
+            paused[1].finish()
+        self._training_phases.pop(run.run_id, None)
         self._runs.pop(run.run_id, None)
