@@ -26,7 +26,7 @@ from importlib.metadata import entry_points
 from trainscope import TrainingSession
 from trainscope import environment_variables as env_vars
 
-REPORTERS = ("tqdm", "summary", "arch", "jsonl")
+REPORTERS = ("tqdm", "summary", "arch", "jsonl", "tensorboard", "mlflow")
 
 
 def installed_reporters() -> list[str]:
@@ -59,6 +59,21 @@ def run_steps(plugins: Sequence[str], steps: int, values: str = "float") -> floa
             update(step, loss, accuracy)
         session.finish_training_epoch()
         return time.perf_counter() - start
+
+
+def run_in_steps(plugins: Sequence[str], steps: int, every: int, validation_steps: int = 10) -> float:
+    """Seconds per training step of a run declared in steps, validated every ``every`` steps."""
+    with quiet(), TrainingSession("Bench", total_steps=steps, plugins=list(plugins)) as session:
+        update = session.update_training_progress
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            update(step, 0.5, 0.25)
+            if step % every == 0:
+                session.start_validation()
+                for v in range(1, validation_steps + 1):
+                    session.update_validation_progress(v, 0.5, 0.25)
+                session.finish_validation()
+        return (time.perf_counter() - start) / (steps + steps // every * validation_steps)
 
 
 def memory_growth(plugins: Sequence[str], steps: int = 100_000, probe: int = 10_000) -> tuple[int, int]:
@@ -117,6 +132,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         jax_times = [run_steps([], jax_steps, "jax") / jax_steps for _ in range(args.rounds)]
         label = "no reporter, JAX 0-d arrays as values"
         print(f"  {label:<40} {statistics.median(jax_times) * 1e6:7.3f} us/step")
+
+    in_steps = [run_in_steps(reporters, 100_000, 1_000) for _ in range(args.rounds)]
+    in_epochs = [run_steps(reporters, 100_000) / 100_000 for _ in range(args.rounds)]
+    print("Every reporter, 100,000 training steps (per step reported, validation steps included):")
+    print(f"  {'one epoch, no validation':<40} {statistics.median(in_epochs) * 1e6:7.3f} us/step")
+    label = "in steps, 10 validation steps every 1,000"
+    print(f"  {label:<40} {statistics.median(in_steps) * 1e6:7.3f} us/step")
 
     at_probe, at_end = memory_growth(reporters)
     print("Memory, every reporter, traced by tracemalloc:")
