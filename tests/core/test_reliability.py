@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from typing import Any
 
@@ -130,7 +129,7 @@ class Unconvertible:
 def test_a_value_that_fails_at_the_flush_loses_no_good_step() -> None:
     recorder = Recorder()
     s = TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600)
-    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3 could not be converted"):
+    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3: it could not be converted"):
         train(s, 1.0, 2.0, Unconvertible(), 4.0, 5.0)
     losses = [record.metrics["loss"] for _, _, record in recorder.records]
     assert [record.step for _, _, record in recorder.records] == [1, 2, 3, 4, 5]
@@ -219,27 +218,43 @@ def test_a_plugin_warning_is_one_line_without_trainscope_source() -> None:
 # -- a slow reporter -------------------------------------------------------------------
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told: the test measures flushes, not time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Slow:
-    def __init__(self, seconds: float) -> None:
+    """A reporter that takes ``seconds`` of the fake clock per call."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        self.clock = clock
         self.seconds = seconds
         self.calls = 0
 
     @hookimpl
     def trainscope_progress(self) -> None:
         self.calls += 1
-        time.sleep(self.seconds)
+        self.clock.now += self.seconds
 
 
-def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_flush() -> None:
-    slow = Slow(0.05)
-    with TrainingSession("Net", 1, None, plugins=[slow], refresh_interval=0.05) as s:
+def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("trainscope.session._monotonic", clock)
+    slow = Slow(clock, 0.1)  # as slow as the refresh interval
+    with TrainingSession("Net", 1, None, plugins=[slow], refresh_interval=0.1) as s:
         s.start_epoch(1)
-        for step in range(1, 201):
+        for step in range(1, 2001):
             s.update_training_progress(step, 0.5)
-            time.sleep(0.001)
-    # 200 steps of >= 1 ms: at most one flush per 50 ms of training, plus the phase end.
-    assert slow.calls <= 200 * 0.001 / 0.05 + 2
-    assert slow.calls >= 2
+            clock.now += 0.001  # a step of 1 ms
+    # one flush per 100 ms of training (2 s of steps), plus the phase end: not one per step
+    assert 19 <= slow.calls <= 21
 
 
 # -- steps going backwards ----------------------------------------------------------------
@@ -289,3 +304,16 @@ def test_a_bad_batch_size_is_refused(batch_size: Any) -> None:
         s.start_epoch(1)
         with pytest.raises((TypeError, ValueError), match="batch_size must"):
             s.update_training_progress(1, 0.5, batch_size=batch_size)
+
+
+def test_a_jax_array_of_several_elements_names_the_metric_and_step_and_loses_nothing() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    recorder = Recorder()
+    s = TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600)
+    values = [jnp.float32(1.0), jnp.float32(2.0), jnp.ones(3), jnp.float32(4.0)]
+    with pytest.raises(MetricValueError, match=r"metric 'loss' of step 3: it is an array of shape \(3,\)"):
+        train(s, *values)
+    losses = [record.metrics["loss"] for _, _, record in recorder.records]
+    assert losses[:2] == [1.0, 2.0]
+    assert math.isnan(losses[2])
+    assert losses[3] == 4.0

@@ -150,7 +150,10 @@ def test_validation_update_during_training_phase_is_refused(recorder: Any) -> No
         with pytest.raises(SessionStateError, match=r"start_validation\(\)"):
             s.update_validation_progress(1, 0.5)
         s.start_validation()
-        with pytest.raises(SessionStateError, match=r"validation phase of epoch 1 is open: call finish_validation_epoch\(\) first"):
+        with pytest.raises(
+            SessionStateError,
+            match=r"validation phase of epoch 1 is open: call finish_validation_epoch\(\) first",
+        ):
             s.update_training_progress(1, 0.5)
 
 

@@ -16,8 +16,10 @@ from trainscope.device_arrays import fetch_scalars, jax_array_type
 from trainscope.run import StepRecords
 
 _ARRAY_KINDS = frozenset("fiub")
-_always_numeric_types: set[type] = set()
-"""Array types whose every instance has a numeric dtype (JAX's): a 0-d one needs no further check."""
+FAST_VALUE_TYPES: set[type] = {float, type(None)}
+"""Value types buffered with no check at the call: floats, None, and the JAX array types seen
+as metrics (JAX arrays always have a numeric dtype; their shape is checked when the batch
+is converted, where an array of several elements fails with the metric and the step named)."""
 _checked_names: set[str] = set()
 _MAX_FLOAT = 1.7976931348623157e308
 
@@ -57,8 +59,6 @@ def check_metric(name: str, value: object) -> None:
     kind_of_value = type(value)
     if value is None or kind_of_value is float:
         return
-    if kind_of_value in _always_numeric_types and value.shape == ():  # type: ignore[attr-defined]
-        return
     if kind_of_value is int:
         if -_MAX_FLOAT <= value <= _MAX_FLOAT:  # type: ignore[operator]
             return
@@ -72,7 +72,7 @@ def check_metric(name: str, value: object) -> None:
         shape = tuple(value.shape)
         if kind in _ARRAY_KINDS and math.prod(shape) == 1:
             if _always_numeric(kind_of_value):
-                _always_numeric_types.add(kind_of_value)
+                FAST_VALUE_TYPES.add(kind_of_value)
             return
         if kind in _ARRAY_KINDS:
             raise MetricValueError(
@@ -208,6 +208,19 @@ def convert_buffer(buffer: StepBuffer, clock_offset: float) -> tuple[StepRecords
     return StepRecords(buffer.steps, times, columns), None
 
 
+def _conversion_error(name: str, step: int, value: Any, cause: Exception) -> MetricValueError:
+    shape = getattr(value, "shape", None)
+    if shape is not None and math.prod(shape) != 1:
+        reason = (
+            f"it is an array of shape {tuple(shape)}, not a single number; reduce it first (e.g. .mean())"
+        )
+    else:
+        reason = f"it could not be converted to a float ({type(cause).__name__}: {cause})"
+    error = MetricValueError(f"metric {name!r} of step {step}: {reason}; it is reported as NaN")
+    error.__cause__ = cause
+    return error
+
+
 def convert_results(results: Mapping[str, Any]) -> dict[str, float]:
     """Checked metric values (JAX arrays allowed) as floats, JAX arrays in one batch; None values dropped."""
     present = {name: value for name, value in results.items() if value is not None}
@@ -230,11 +243,7 @@ def _convert_one_by_one(
             except Exception as exc:  # noqa: BLE001 - reported as NaN, raised once the rest is reported
                 out.append(math.nan)
                 if error is None:
-                    error = MetricValueError(
-                        f"metric {name!r} of step {step} could not be converted to a float "
-                        f"({type(exc).__name__}: {exc}); it is reported as NaN"
-                    )
-                    error.__cause__ = exc
+                    error = _conversion_error(name, step, value, exc)
         converted[name] = out
     return StepRecords(buffer.steps, times, converted), error
 

@@ -14,6 +14,7 @@ from typing import Any
 from trainscope import __version__, loops
 from trainscope.device_arrays import jax_array_type, ready_prefix
 from trainscope.metrics import (
+    FAST_VALUE_TYPES,
     MetricValueError,
     RunningMeans,
     StepBuffer,
@@ -30,8 +31,6 @@ from trainscope.values import INT64_MAX, check_count, check_seconds, plain_text,
 
 MAX_BATCH = 4096
 """Steps buffered at most before a flush: batches stay small enough for the CPU caches."""
-_PLAIN_TYPES = frozenset({float, type(None)})
-"""Values buffered without a check: anything else goes through ``check_metric``."""
 _MIN_STEP = -INT64_MAX - 1
 _monotonic = time.monotonic
 
@@ -576,7 +575,8 @@ class TrainingSession:
     ) -> None:
         if type(step) is not int or not _MIN_STEP <= step <= INT64_MAX:
             step = _as_step(step)
-        if metrics or type(loss) not in _PLAIN_TYPES or type(accuracy) not in _PLAIN_TYPES:
+        fast = FAST_VALUE_TYPES
+        if metrics or type(loss) not in fast or type(accuracy) not in fast:
             loss, accuracy, metrics = _normalize_metrics(loss, accuracy, metrics)
         now = _monotonic()
         buffer = self._buffer
