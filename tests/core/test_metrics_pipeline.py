@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,37 @@ def test_step_records_columns() -> None:
     assert records[1] == StepRecord(2, {"loss": 0.75}, 11.0)
     assert list(records) == [StepRecord(1, {"loss": 0.5, "f1": 0.25}, 10.0), records[1]]
     assert records.metric_dicts() == [{"loss": 0.5, "f1": 0.25}, {"loss": 0.75}]
+
+
+def test_a_device_step_is_timed_when_its_values_were_known_not_when_it_was_dispatched(
+    recorder: Any,
+) -> None:
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+
+    @jax.jit
+    def slow_step(x: Any) -> Any:
+        def body(_: Any, y: Any) -> Any:
+            return jnp.tanh(y @ y) * 0.5
+
+        y = jax.lax.fori_loop(0, 6, body, x)
+        return y, y[0, 0]  # a new state and its "loss", as a training step returns them
+
+    x, loss = slow_step(jnp.ones((512, 512), jnp.float32) / 512)
+    loss.block_until_ready()  # compiled
+    started = time.perf_counter()
+    slow_step(x)[1].block_until_ready()
+    one_step = time.perf_counter() - started
+    with TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600) as session:
+        session.start_epoch(1)
+        started = time.perf_counter()
+        for step in range(1, 9):
+            x, loss = slow_step(x)
+            session.update_training_progress(step, loss)
+        dispatched_in = time.perf_counter() - started
+    times = [record.time for _, _, record in recorder.records]
+    assert len(times) == 8
+    assert times == sorted(times)
+    # dispatching all 8 took far less than computing them, and the logged times follow the device
+    assert dispatched_in < 4 * one_step
+    assert times[-1] - times[0] >= 4 * one_step

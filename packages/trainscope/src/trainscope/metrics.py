@@ -185,8 +185,15 @@ class StepBuffer:
         return columns
 
 
-def convert_buffer(buffer: StepBuffer, clock_offset: float) -> tuple[StepRecords, MetricValueError | None]:
+def convert_buffer(
+    buffer: StepBuffer, clock_offset: float, known: list[float] | None = None
+) -> tuple[StepRecords, MetricValueError | None]:
     """The buffered steps with float metrics and wall-clock times, converted in one batch.
+
+    A step's time is when its values were known: the time it was reported, or for
+    device arrays ``known[i]``, the (monotonic) time its values were found computed
+    (JAX returns before the device has finished, so the report time would be the
+    dispatch time).
 
     When the batch cannot be converted (a device error, a value that is not a number
     after all), the values are converted one by one: those that fail become NaN and
@@ -194,7 +201,10 @@ def convert_buffer(buffer: StepBuffer, clock_offset: float) -> tuple[StepRecords
     the step, so that every good value is still reported.
     """
     columns = buffer.columns()
-    times = [t + clock_offset for t in buffer.times]
+    if known is None:
+        times = [t + clock_offset for t in buffer.times]
+    else:
+        times = [max(t, k) + clock_offset for t, k in zip(buffer.times, known)]
     values = [v for column in columns.values() for v in column if v is not None]
     if all(type(v) is float for v in values):
         return StepRecords(buffer.steps, times, columns), None

@@ -426,8 +426,8 @@ class TrainingSession:
             self._evaluation_end(phase)
 
     def _end_phase(self, phase: PhaseInfo) -> None:
-        now = _monotonic()
-        self._flush(now)
+        self._flush(_monotonic())
+        now = _monotonic()  # after the last values came back from the device
         phase.ended = True
         phase.elapsed = now - self._phase_t0
         results = self._results.get(phase.name)
@@ -594,15 +594,23 @@ class TrainingSession:
     def _flush(self, now: float, *, wait: bool = True) -> None:
         """Report the buffered steps; without ``wait``, only those the device has computed.
 
-        A value that cannot be converted is reported as NaN and raises
+        Device values are timed when they were found computed: the steps already
+        computed at the time of the check, the others one by one as they complete
+        (with ``wait``). A value that cannot be converted is reported as NaN and raises
         :class:`MetricValueError` once the good steps have been reported: nothing
         already computed is lost.
         """
         self._last_flush = now
         buffer = self._buffer
         count = len(buffer)
-        if count and not wait and jax_array_type() is not None:
-            count = ready_prefix(range(count), buffer.step_values)
+        known: list[float] | None = None
+        if count and jax_array_type() is not None and _on_device(buffer.step_values(0)):
+            ready = ready_prefix(range(count), buffer.step_values)
+            known = [_monotonic()] * ready
+            if wait:
+                known += _completion_times(buffer, ready, count)
+            else:
+                count = ready
         self._flush_size = len(buffer) - count + MAX_BATCH
         if not count:
             return
@@ -612,7 +620,7 @@ class TrainingSession:
             taken, self._buffer = buffer, StepBuffer()
         else:
             taken = buffer.split(count)
-        records, error = convert_buffer(taken, self._clock_offset)
+        records, error = convert_buffer(taken, self._clock_offset, known)
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
         weights = taken.weight_column()
@@ -622,7 +630,7 @@ class TrainingSession:
         phase.metrics = self._means.means()
         phase.step = records.steps[-1]
         phase.steps += count
-        phase.elapsed = taken.times[-1] - self._phase_t0
+        phase.elapsed = records.times[-1] - self._clock_offset - self._phase_t0
         try:
             self.plugin_manager.progress(self.run, phase, records)
         finally:
@@ -689,6 +697,23 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
+
+
+def _on_device(values: Iterable[Any]) -> bool:
+    """True when a step's values include a device array (one with ``is_ready``)."""
+    return any(hasattr(value, "is_ready") for value in values)
+
+
+def _completion_times(buffer: StepBuffer, start: int, stop: int) -> list[float]:
+    """Wait for the steps ``start..stop`` in order, noting when each one's values are computed."""
+    times: list[float] = []
+    for index in range(start, stop):
+        for value in buffer.step_values(index):
+            block = getattr(value, "block_until_ready", None)
+            if block is not None:
+                block()
+        times.append(_monotonic())
+    return times
 
 
 def _plain_mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
