@@ -242,7 +242,7 @@ def test_a_device_step_is_timed_when_its_values_were_known_not_when_it_was_dispa
         def body(_: Any, y: Any) -> Any:
             return jnp.tanh(y @ y) * 0.5
 
-        y = jax.lax.fori_loop(0, 6, body, x)
+        y = jax.lax.fori_loop(0, 24, body, x)
         return y, y[0, 0]  # a new state and its "loss", as a training step returns them
 
     x, loss = slow_step(jnp.ones((512, 512), jnp.float32) / 512)
@@ -253,13 +253,13 @@ def test_a_device_step_is_timed_when_its_values_were_known_not_when_it_was_dispa
     with TrainingSession("Net", 1, None, plugins=[recorder], refresh_interval=3600) as session:
         session.start_epoch(1)
         started = time.perf_counter()
-        for step in range(1, 9):
+        for step in range(1, 6):
             x, loss = slow_step(x)
             session.update_training_progress(step, loss)
         dispatched_in = time.perf_counter() - started
     times = [record.time for _, _, record in recorder.records]
-    assert len(times) == 8
+    assert len(times) == 5
     assert times == sorted(times)
-    # dispatching all 8 took far less than computing them, and the logged times follow the device
-    assert dispatched_in < 4 * one_step
-    assert times[-1] - times[0] >= 4 * one_step
+    # dispatching took far less than computing, and the logged times follow the device (4 steps apart)
+    assert dispatched_in < one_step
+    assert times[-1] - times[0] >= 2 * one_step
