@@ -94,3 +94,17 @@ def test_run_end_lines() -> None:
         "Training interrupted after 1/5 epochs. Best epoch: 1/5 (Validation Loss: 0.6000), total time: 3.0s"
     )
     assert format_run_end("failed", [], 5, 0.5) == "Training failed after 0/5 epochs. Total time: 0.5s"
+
+
+def test_the_throughput_line_shows_the_known_figures_only() -> None:
+    from trainscope import EpochSummary, Throughput
+    from trainscope_summary import format_epoch_summary
+
+    every = Throughput(3812.4, 1.214e12, 0.0231, 312_000_000)
+    summary = EpochSummary(1, {"loss": 1.0}, None, 2.0, throughput=every)
+    assert format_epoch_summary(summary, 5).splitlines()[-1] == (
+        "  Throughput - 3,812 examples/s, 1.21 TFLOP/s, MFU 2.3%, peak memory 312 MB"
+    )
+    cpu = EpochSummary(1, {"loss": 1.0}, None, 2.0, throughput=Throughput(45.67, 4.56e9, None, None))
+    assert format_epoch_summary(cpu, 5).splitlines()[-1] == "  Throughput - 45.7 examples/s, 4.56 GFLOP/s"
+    assert "Throughput" not in format_epoch_summary(EpochSummary(1, {"loss": 1.0}, None, 2.0), 5)

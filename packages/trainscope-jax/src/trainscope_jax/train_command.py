@@ -232,7 +232,7 @@ def train_command(
         logged = observer.log_path()
         where = f"the run is logged as interrupted in {logged}" if logged else "no run log was written"
         click.echo(f"\n{cause}: training stopped ({where}).", err=True)
-        ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else exc.code)
+        ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum)
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:

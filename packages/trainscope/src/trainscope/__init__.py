@@ -28,8 +28,10 @@ from trainscope.session import SessionStateError, StepOrderWarning, TrainingSess
 from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
 from trainscope.text import printable
+from trainscope.throughput import PEAK_TFLOPS, Throughput, peak_flops, step_flops
 
 __all__ = [
+    "PEAK_TFLOPS",
     "EpochSummary",
     "EvaluationSummary",
     "LayerSpec",
@@ -48,10 +50,13 @@ __all__ = [
     "StepRecord",
     "StepRecords",
     "Terminated",
+    "Throughput",
     "TrainingSession",
     "__version__",
     "create_plugin_manager",
     "hookimpl",
     "is_accuracy_like",
+    "peak_flops",
     "printable",
+    "step_flops",
 ]

@@ -25,6 +25,38 @@ def jax_array_type() -> type | None:
     return getattr(jax, "Array", None) if jax is not None else None
 
 
+def device_kind() -> str | None:
+    """The kind of the first local JAX device (``NVIDIA H100 80GB HBM3``), or None without jax."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        return str(jax.local_devices()[0].device_kind)
+    except Exception:  # noqa: BLE001 - no backend: nothing to say
+        return None
+
+
+def peak_device_memory() -> int | None:
+    """The largest ``peak_bytes_in_use`` of the local JAX devices, or None where the backend
+    does not report it (the CPU, jax-metal) or jax is not imported."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    peaks: list[int] = []
+    try:
+        devices = jax.local_devices()
+    except Exception:  # noqa: BLE001 - no backend
+        return None
+    for device in devices:
+        try:
+            stats = device.memory_stats()
+        except Exception:  # noqa: BLE001 - the backend has no memory statistics
+            stats = None
+        if stats and "peak_bytes_in_use" in stats:
+            peaks.append(int(stats["peak_bytes_in_use"]))
+    return max(peaks) if peaks else None
+
+
 def ready_prefix(rows: Sequence[T], values: Callable[[T], Iterable[Any]]) -> int:
     """How many leading rows hold only computed values (``is_ready()``, or not device arrays).
 

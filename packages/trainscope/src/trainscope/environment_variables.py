@@ -23,9 +23,13 @@ TRAINSCOPE_LOG_DIR = "TRAINSCOPE_LOG_DIR"
 TRAINSCOPE_PLATFORM = "TRAINSCOPE_PLATFORM"
 """Device platform for JAX training: ``auto`` (default), ``metal``, ``gpu`` or ``cpu``."""
 
+TRAINSCOPE_PEAK_TFLOPS = "TRAINSCOPE_PEAK_TFLOPS"
+"""Peak dense TFLOP/s of one device, for MFU where the built-in table does not know the device."""
+
 __all__ = [
     "TRAINSCOPE_DISABLE_PLUGINS",
     "TRAINSCOPE_LOG_DIR",
+    "TRAINSCOPE_PEAK_TFLOPS",
     "TRAINSCOPE_PLATFORM",
     "TRAINSCOPE_PLUGINS",
     "TRAINSCOPE_STRICT",

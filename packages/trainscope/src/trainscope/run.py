@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
 from trainscope.spec import ModelSpec
+from trainscope.throughput import Throughput
 
 RunStatus = Literal["completed", "interrupted", "failed"]
 PhaseName = Literal["train", "validation"]
@@ -136,6 +137,10 @@ class PhaseInfo:
     ended: bool = False
     paused: bool = False
     """True for a training phase while a validation in the middle of it runs."""
+    examples: int = 0
+    """Examples reported so far: the sum of the steps' batch sizes (0 when none was given)."""
+    throughput: Throughput | None = None
+    """For an ended training phase: examples/s, FLOP/s, MFU and peak memory, where known."""
     training_step: int | None = None
     """For a validation in the middle of training: the last training step before it."""
 
@@ -160,6 +165,8 @@ class EvaluationSummary:
     validation: dict[str, float] | None
     duration: float
     """Seconds since the previous evaluation (or the start of the run)."""
+    throughput: Throughput | None = None
+    """The training since the previous evaluation: examples/s, FLOP/s, MFU, peak memory."""
 
 
 @dataclass(frozen=True)
@@ -170,3 +177,5 @@ class EpochSummary:
     train: dict[str, float] | None
     validation: dict[str, float] | None
     duration: float
+    throughput: Throughput | None = None
+    """The epoch's training: examples/s, FLOP/s, MFU and peak memory, where known."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import platform
 import time
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from trainscope import __version__, loops
+from trainscope import __version__, device_arrays, loops
 from trainscope.device_arrays import jax_array_type, ready_prefix
 from trainscope.metrics import (
     FAST_VALUE_TYPES,
@@ -27,6 +28,7 @@ from trainscope.plugins import PluginManager, create_plugin_manager, warn_plugin
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.signals import SignalGuard, Terminated
 from trainscope.spec import ModelSpec
+from trainscope.throughput import DeviceCost, Throughput, peak_flops, step_flops
 from trainscope.values import INT64_MAX, check_count, check_seconds, plain_text, plain_value
 
 MAX_BATCH = 4096
@@ -152,6 +154,10 @@ class TrainingSession:
         self._signals = SignalGuard()
         self._warned_step_order = False
         self._helper_steps: dict[PhaseName, int] = {"train": 0, "validation": 0}
+        self._cost = DeviceCost()
+        self._saw_device = False
+        self._interval_start = (0, 0, 0.0)
+        """The training phase's (steps, examples, elapsed) at the last evaluation."""
 
     @property
     def in_steps(self) -> bool:
@@ -268,11 +274,13 @@ class TrainingSession:
         self._end_validation_if_open()
         self._end_training_phase()
         epoch, self._epoch = self._epoch, None
+        train = self._train
         summary = EpochSummary(
             epoch=epoch,
             train=self._epoch_means.get("train"),
             validation=self._epoch_means.get("validation"),
             duration=_monotonic() - self._epoch_t0,
+            throughput=train.throughput if train is not None else None,
         )
         self.plugin_manager.epoch_end(self.run, epoch, summary)
 
@@ -371,6 +379,7 @@ class TrainingSession:
         self._train_means = self._means
         self._interval_means = RunningMeans()
         self._interval_results = None
+        self._interval_start = (0, 0, 0.0)
         self._results.pop("train", None)
 
     def _start_phase(self, name: PhaseName, total: int | None, *, training_step: int | None = None) -> None:
@@ -430,6 +439,8 @@ class TrainingSession:
         now = _monotonic()  # after the last values came back from the device
         phase.ended = True
         phase.elapsed = now - self._phase_t0
+        if phase.name == "train":
+            phase.throughput = self._throughput(phase.steps, phase.examples, phase.elapsed)
         results = self._results.get(phase.name)
         if results is not None:
             phase.metrics = convert_results(results)
@@ -442,7 +453,12 @@ class TrainingSession:
         now = _monotonic()
         interval = self._interval_results
         train_means = convert_results(interval) if interval is not None else self._interval_means.means()
+        steps0, examples0, elapsed0 = self._interval_start
+        self._interval_start = (train.steps, train.examples, train.elapsed)
         summary = EvaluationSummary(
+            throughput=self._throughput(
+                train.steps - steps0, train.examples - examples0, train.elapsed - elapsed0
+            ),
             epoch=None if self.in_steps else validation.epoch,
             step=train.step,
             total_steps=train.total,
@@ -456,6 +472,44 @@ class TrainingSession:
         self._interval_results = None
         self._interval_t0 = now
         self.plugin_manager.evaluation_end(self.run, summary)
+
+    # -- throughput ------------------------------------------------------------
+
+    def set_step_flops(
+        self,
+        flops: float | StepFunction,
+        *example_args: Any,
+        dtype: str = "float32",
+        devices: int = 1,
+        device_kind: str | None = None,
+        **example_kwargs: Any,
+    ) -> float:
+        """Tell the session the FLOPs of one training step, once, for FLOP/s and MFU.
+
+        ``flops`` is a number, or a jitted step function with example arguments: its
+        FLOPs then come from XLA's cost analysis of the compiled function (nothing runs).
+        The peak for MFU is looked up by ``device_kind`` (default: the first JAX device's)
+        and ``dtype`` (the dtype the step computes in), times ``devices``; or it comes from
+        ``TRAINSCOPE_PEAK_TFLOPS``. Returns the FLOPs per step.
+        """
+        if callable(flops):
+            flops = step_flops(flops, *example_args, **example_kwargs)
+        if (
+            isinstance(flops, bool)
+            or not isinstance(flops, (int, float))
+            or not math.isfinite(flops)
+            or flops <= 0
+        ):
+            raise ValueError(f"flops must be a positive number of FLOPs per step, got {flops!r}")
+        devices_count = check_count("devices", devices, minimum=1)
+        assert devices_count is not None
+        kind = device_kind if device_kind is not None else device_arrays.device_kind()
+        self._cost = DeviceCost(float(flops), peak_flops(kind, dtype), devices_count)
+        return float(flops)
+
+    def _throughput(self, steps: int, examples: int, seconds: float) -> Throughput | None:
+        memory = device_arrays.peak_device_memory() if self._saw_device else None
+        return self._cost.throughput(steps, examples, seconds, memory)
 
     # -- loop helpers -----------------------------------------------------------
 
@@ -624,6 +678,9 @@ class TrainingSession:
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
         weights = taken.weight_column()
+        if weights is not None:
+            phase.examples += sum(weights)
+        self._saw_device = self._saw_device or known is not None
         self._means.add(records.metrics, weights)
         if phase is self._train:
             self._interval_means.add(records.metrics, weights)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trainscope import EpochSummary, EvaluationSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus
+from trainscope import EpochSummary, EvaluationSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus, Throughput
 
 SCHEMA_VERSION = 2
 """Version of the log format; raised whenever a field changes meaning or is removed, or an
@@ -26,6 +26,10 @@ EVENTS = (
     "run_end",
 )
 """Every event name, in the order they first appear in a log."""
+
+
+def _throughput(throughput: Throughput | None) -> dict[str, Any] | None:
+    return None if throughput is None else throughput.as_dict()
 
 
 def _event(name: str, run: RunInfo, when: float | None = None) -> dict[str, Any]:
@@ -91,6 +95,7 @@ def phase_end(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
         "duration": phase.elapsed,
         "rate": phase.rate,
         "training_step": phase.training_step,
+        "throughput": _throughput(phase.throughput),
     }
 
 
@@ -103,6 +108,7 @@ def evaluation_end(run: RunInfo, summary: EvaluationSummary) -> dict[str, Any]:
         "train": summary.train,
         "validation": summary.validation,
         "duration": summary.duration,
+        "throughput": _throughput(summary.throughput),
     }
 
 
@@ -113,6 +119,7 @@ def epoch_end(run: RunInfo, summary: EpochSummary) -> dict[str, Any]:
         "train": summary.train,
         "validation": summary.validation,
         "duration": summary.duration,
+        "throughput": _throughput(summary.throughput),
     }
 
 

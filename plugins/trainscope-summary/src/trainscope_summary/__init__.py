@@ -12,7 +12,9 @@ from trainscope_summary.formatting import (
     format_evaluation_summary,
     format_metrics,
     format_run_end,
+    format_si,
     format_steps_run_end,
+    format_throughput,
     format_value,
     is_accuracy_like,
 )
@@ -28,7 +30,9 @@ __all__ = [
     "format_evaluation_summary",
     "format_metrics",
     "format_run_end",
+    "format_si",
     "format_steps_run_end",
+    "format_throughput",
     "format_value",
     "is_accuracy_like",
 ]

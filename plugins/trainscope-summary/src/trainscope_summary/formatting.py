@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from trainscope import EpochSummary, EvaluationSummary, RunStatus, is_accuracy_like
+from trainscope import EpochSummary, EvaluationSummary, RunStatus, Throughput, is_accuracy_like
 
 _LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 _PHASES = (("train", "Training"), ("validation", "Validation"))
@@ -54,6 +54,29 @@ def format_evaluation_summary(summary: EvaluationSummary, epochs: int | None) ->
     return _summary_block(f"{evaluation_heading(summary, epochs)} Summary:", summary)
 
 
+def format_si(value: float, unit: str) -> str:
+    """3 significant digits with an SI prefix: ``1.21 TFLOP/s``, ``312 MB``, ``45.6 GFLOP/s``."""
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def format_throughput(throughput: Throughput) -> str:
+    """``3,812 examples/s, 1.21 TFLOP/s, MFU 2.3%, peak memory 312 MB``: the figures that are known."""
+    parts: list[str] = []
+    if throughput.examples_per_second is not None:
+        rate = throughput.examples_per_second
+        parts.append(f"{rate:,.0f} examples/s" if rate >= 100 else f"{rate:.3g} examples/s")
+    if throughput.flops_per_second is not None:
+        parts.append(format_si(throughput.flops_per_second, "FLOP/s"))
+    if throughput.mfu is not None:
+        parts.append(f"MFU {throughput.mfu * 100:.1f}%")
+    if throughput.peak_memory_bytes is not None:
+        parts.append(f"peak memory {format_si(throughput.peak_memory_bytes, 'B')}")
+    return ", ".join(parts)
+
+
 def _summary_block(heading: str, summary: EpochSummary | EvaluationSummary) -> str:
     lines = [heading]
     for attribute, label in _PHASES:
@@ -62,6 +85,8 @@ def _summary_block(heading: str, summary: EpochSummary | EvaluationSummary) -> s
             lines.append(f"  {label:<{_LABEL_WIDTH}} - {format_metrics(metrics)}")
     if len(lines) == 1:
         lines.append("  no steps were reported")
+    if summary.throughput is not None and (figures := format_throughput(summary.throughput)):
+        lines.append(f"  {'Throughput':<{_LABEL_WIDTH}} - {figures}")
     return "\n".join(lines)
 
 

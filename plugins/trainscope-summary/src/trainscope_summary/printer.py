@@ -40,7 +40,7 @@ class EpochSummaryPrinter:
     @hookimpl
     def trainscope_epoch_end(self, run: RunInfo, summary: EpochSummary) -> None:
         self._epochs.setdefault(run.run_id, []).append(summary)
-        self._print("\n" + format_epoch_summary(summary, run.epochs))
+        self._print("\n" + format_epoch_summary(summary, run.epochs or 0))
 
     @hookimpl
     def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
