@@ -25,6 +25,36 @@ def jax_array_type() -> type | None:
     return getattr(jax, "Array", None) if jax is not None else None
 
 
+def distributed_process() -> tuple[int, int] | None:
+    """``(process_index, process_count)`` when JAX's multi-controller runtime is initialized
+    (``jax.distributed.initialize``) in this process; None otherwise, or without jax."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    is_initialized = getattr(getattr(jax, "distributed", None), "is_initialized", None)
+    try:
+        if is_initialized is not None:
+            initialized = bool(is_initialized())
+        else:  # JAX before is_initialized(): the runtime's client exists once initialized
+            from jax._src import distributed
+
+            initialized = distributed.global_state.client is not None
+        if not initialized:
+            return None
+        return int(jax.process_index()), int(jax.process_count())
+    except Exception:  # noqa: BLE001 - not initialized, or a backend error: a single process
+        return None
+
+
+def addressable(value: Any) -> Any:
+    """``value``, or for an array that spans devices of other processes this process's copy of
+    it (a replicated value, such as a loss averaged over the global batch, is whole on every
+    device that holds it)."""
+    if getattr(value, "is_fully_addressable", True):
+        return value
+    return value.addressable_shards[0].data
+
+
 def device_kind() -> str | None:
     """The kind of the first local JAX device (``NVIDIA H100 80GB HBM3``), or None without jax."""
     jax = sys.modules.get("jax")
@@ -96,9 +126,13 @@ def fetch_scalars(arrays: list[Any]) -> list[float]:
     """Host floats for a list of one-element JAX arrays: one stacked transfer per 256 values.
 
     Falls back to ``jax.device_get`` when the arrays cannot be stacked (for example,
-    when they live on different devices).
+    when they live on different devices). An array that spans devices of other processes
+    (``jax.distributed``) is read from this process's copy: metrics must be replicated
+    across processes (computed on the global batch), as the trainer's are.
     """
     out: list[float] = []
+    if arrays and not getattr(arrays[0], "is_fully_addressable", True):  # one check: runs are uniform
+        arrays = [addressable(value) for value in arrays]
     for start in range(0, len(arrays), _MAX_STACK):
         chunk = arrays[start : start + _MAX_STACK]
         size = 1 << (len(chunk) - 1).bit_length()

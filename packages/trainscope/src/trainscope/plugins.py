@@ -89,6 +89,9 @@ class PluginManager:
     def __init__(self, *, strict: bool = False, trace: bool = False) -> None:
         self.strict = strict
         self.trace = trace
+        self.process_index = 0
+        """The process this manager reports for: on any but process 0, only plugins that opt
+        in (``trainscope_all_processes = True``) are called."""
         self.pluggy = pluggy.PluginManager(PROJECT_NAME)
         self.pluggy.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
@@ -201,6 +204,8 @@ class PluginManager:
             print(f"trainscope: {hook_name} -> {names}", file=sys.stderr)
         raised: BaseException | None = None
         for impl in reversed(impls):  # pluggy's order: last registered first
+            if self.process_index and not runs_on_every_process(impl.plugin):
+                continue
             try:
                 impl.function(*[kwargs[arg] for arg in impl.argnames])
             except PluginFatalError as exc:
@@ -253,6 +258,15 @@ class PluginManager:
 
     def register_commands(self, cli: click.Group) -> None:
         self._call("trainscope_register_commands", cli=cli)
+
+
+ALL_PROCESSES_ATTRIBUTE = "trainscope_all_processes"
+"""A plugin (module, class or instance) with this attribute set to True runs on every process."""
+
+
+def runs_on_every_process(plugin: object) -> bool:
+    """True for a plugin that opted in to run on every process of a multi-process run."""
+    return getattr(plugin, ALL_PROCESSES_ATTRIBUTE, False) is True
 
 
 def _object_name(plugin: object, taken: pluggy.PluginManager) -> str:

@@ -37,6 +37,11 @@ class RunInfo:
     environment: dict[str, Any] = field(default_factory=dict)
     start_time: float = field(default_factory=time.time)
     """Wall-clock start, seconds since the epoch."""
+    process_index: int = 0
+    """This process's index among the processes of the run (``jax.distributed``); 0 alone."""
+    process_count: int = 1
+    """How many processes train the run together; reporters run on process 0 only, unless a
+    plugin opts in to every process (``trainscope_all_processes = True``)."""
     artifacts: dict[str, str] = field(default_factory=dict)
     """Files reporters write for this run, by name (the jsonl reporter adds ``"jsonl"``,
     its log's path), so that other reporters and the caller can find them."""

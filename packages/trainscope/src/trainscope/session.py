@@ -91,6 +91,8 @@ class TrainingSession:
         config: Mapping[str, Any] | None = None,
         environment: Mapping[str, Any] | None = None,
         plugin_manager: PluginManager | None = None,
+        process_index: int | None = None,
+        process_count: int | None = None,
     ) -> None:
         epochs = check_count("epochs", epochs, minimum=1, allow_none=True)
         steps_per_epoch = check_count("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
@@ -112,9 +114,11 @@ class TrainingSession:
                 f"model must be a trainscope.ModelSpec or None, got {type(model).__name__}; "
                 "build one with trainscope_jax.model_spec(...) or pass it to the architecture printer"
             )
+        index, count = _process(process_index, process_count)
         self.plugin_manager = plugin_manager or create_plugin_manager(
             plugins=plugins, disable=disable, strict=strict
         )
+        self.plugin_manager.process_index = index
         self.run = RunInfo(
             name=plain_text(model_name),
             run_id=uuid.uuid4().hex,
@@ -125,6 +129,8 @@ class TrainingSession:
             model=model,
             config=_plain_mapping("config", config),
             environment={**_default_environment(), **_plain_mapping("environment", environment)},
+            process_index=index,
+            process_count=count,
         )
         self.refresh_interval = refresh_interval
         self._clock_offset = time.time() - time.monotonic()
@@ -754,6 +760,19 @@ class TrainingSession:
         if self._ended:
             raise SessionStateError(f"{method}() called after the run ended")
         raise SessionStateError(f"{method}() called before {missing}: call {missing} first")
+
+
+def _process(index: int | None, count: int | None) -> tuple[int, int]:
+    """``(process_index, process_count)``: as given, else JAX's multi-controller runtime's, else (0, 1)."""
+    if index is None and count is None:
+        return device_arrays.distributed_process() or (0, 1)
+    checked_count = check_count("process_count", 1 if count is None else count, minimum=1)
+    checked_index = check_count("process_index", 0 if index is None else index, minimum=0)
+    assert checked_count is not None
+    assert checked_index is not None
+    if checked_index >= checked_count:
+        raise ValueError(f"process_index must be below process_count ({checked_count}), got {checked_index}")
+    return checked_index, checked_count
 
 
 def _on_device(values: Iterable[Any]) -> bool:
