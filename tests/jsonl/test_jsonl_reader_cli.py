@@ -55,7 +55,8 @@ def test_log_command_prints_the_epochs_as_a_table(log_dir: Path) -> None:
     ]
     assert lines[3].split()[:5] == ["1", "1.0000", "50.00%", "0.7500", "66.51%"]
     assert lines[4].split()[0] == "2"
-    assert len(lines) == 5
+    assert lines[5] == "Best epoch: 1/2 (Validation Loss: 0.7500)"
+    assert len(lines) == 6
 
 
 def test_log_command_on_a_directory_shows_its_newest_run(log_dir: Path) -> None:
@@ -68,10 +69,11 @@ def test_log_command_on_a_directory_shows_its_newest_run(log_dir: Path) -> None:
 
 def test_log_command_reports_a_corrupt_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"event":"run_start"}\n{"loss": NaN}\n')
+    path.write_text('{"event":"run_start","run_id":"r","time":1.0,"name":"n"}\n{"loss": NaN}\n')
     code, output = run_log_command(path)
     assert code == 1
-    assert "line 2 is not a JSON object" in output
+    assert "line 2: not a JSON object: unexpected character" in output
+    assert "Traceback" not in output
 
 
 def test_log_command_marks_a_run_that_never_ended(tmp_path: Path) -> None:
@@ -79,7 +81,7 @@ def test_log_command_marks_a_run_that_never_ended(tmp_path: Path) -> None:
     path.write_text('{"event":"run_start","run_id":"r","time":1.0,"name":"n"}\n{"event":"ste')
     code, output = run_log_command(path)
     assert code == 0, output
-    assert "no run_end" in output
+    assert "no run_end: the process stopped before the run ended" in output
     assert "cut off" in output
     assert "No epoch finished." in output
 

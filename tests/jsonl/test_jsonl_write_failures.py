@@ -86,11 +86,14 @@ def test_a_run_name_with_a_lone_surrogate_is_logged(log_dir: Path, strict_lines:
 def test_a_step_beyond_64_bits_is_refused_and_the_log_stays_whole(
     log_dir: Path, strict_lines: StrictLines
 ) -> None:
-    with pytest.raises(ValueError, match=r"step must fit in 64 bits"):  # noqa: PT012
+    def train() -> None:
         with TrainingSession("Net", 1, None, plugins=["jsonl"], refresh_interval=0) as session:
             session.start_epoch(1)
             session.update_training_progress(1, 0.5)
             session.update_training_progress(2**64, 0.5)
+
+    with pytest.raises(ValueError, match=r"step must fit in 64 bits"):
+        train()
     events = strict_lines(only_log(log_dir))
     assert [e["step"] for e in events if e["event"] == "step"] == [1]
     assert events[-1]["status"] == "failed"
@@ -183,13 +186,18 @@ def test_a_log_write_error_is_fatal_and_reaches_every_reporter(log_dir: Path) ->
         raise OSError(28, "No space left on device")
 
     session = TrainingSession("Net", 1, None, plugins=["jsonl", Recorder()], refresh_interval=0)
-    with pytest.raises(PluginFatalError, match="No space left on device"), session:  # noqa: PT012
-        session.start_epoch(1)
-        import trainscope_jsonl.plugin as jsonl_plugin
 
-        writer = jsonl_plugin._open_logs[session.run.run_id].writer
-        writer._write = failing_write  # type: ignore[method-assign,assignment]
-        session.update_training_progress(1, 0.5)
+    def train() -> None:
+        with session:
+            session.start_epoch(1)
+            import trainscope_jsonl.plugin as jsonl_plugin
+
+            writer = jsonl_plugin._open_logs[session.run.run_id].writer
+            writer._write = failing_write  # type: ignore[method-assign,assignment]
+            session.update_training_progress(1, 0.5)
+
+    with pytest.raises(PluginFatalError, match="No space left on device"):
+        train()
     assert seen == ["1", "end:failed:LogWriteError"]
 
 

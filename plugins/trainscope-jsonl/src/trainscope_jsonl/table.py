@@ -1,68 +1,203 @@
-"""A run's epochs as a text table, for ``trainscope log``."""
+"""Run summaries as text tables, for ``trainscope log``: one run's epochs, or several runs side by side.
+
+Everything that came from the log goes through :func:`trainscope.printable`.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-from trainscope_jsonl.reader import RunLog
+from trainscope import is_accuracy_like, printable
+from trainscope_jsonl.schema import SCHEMA_VERSION
+from trainscope_jsonl.summary import EpochRecord, Result, RunSummary
 
 _PHASES = (("train", "Train"), ("validation", "Validation"))
+_BEST_PHASES = {"train": "Training", "validation": "Validation"}
+COMPARISON_WIDTH = 80
+"""The width the side-by-side tables of a comparison are packed into."""
+_GAP = "    "
+
+Column = tuple[str, str, str]
+"""(heading, phase, metric)"""
 
 
-def _metric_names(epochs: Sequence[dict[str, Any]], phase: str) -> list[str]:
+def format_metric(name: str, value: float | None) -> str:
+    """Accuracy-like metrics as percentages, others with 4 decimals; ``-`` when missing."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value * 100:.2f}%" if is_accuracy_like(name) else f"{value:.4f}"
+
+
+def run_state(summary: RunSummary) -> str:
+    """How the run ended: ``completed after 3.00 s``, or why the log has no end."""
+    if summary.abandoned is not None:
+        return f"log abandoned: {summary.abandoned}"
+    end = summary.end
+    if end is None:
+        return "no run_end: the process stopped before the run ended"
+    state = f"{end.status} after {end.duration:.2f} s"
+    return f"{state} ({end.error})" if end.error else state
+
+
+def describe_run(summary: RunSummary) -> str:
+    """``Run NAME (RUN_ID): STATE``, safe to print."""
+    return printable(f"Run {summary.name} ({summary.run_id}): {run_state(summary)}")
+
+
+def notes(summary: RunSummary) -> list[str]:
+    """Remarks on the log itself: a cut-off last line, a newer schema."""
+    lines = []
+    if summary.truncated:
+        lines.append("(the last line was cut off and is skipped)")
+    version = summary.schema_version
+    if version is not None and version > SCHEMA_VERSION:
+        lines.append(
+            f"(schema version {version} is newer than version {SCHEMA_VERSION}, which this reader knows: "
+            "upgrade trainscope-jsonl if something looks wrong)"
+        )
+    return lines
+
+
+def format_best(summary: RunSummary) -> str | None:
+    """``Best epoch: 3/5 (Validation Loss: 0.8123)``, or in a run declared in steps
+    ``Best evaluation: step 800/1200 (Validation Loss: 0.1234)``; None without a finite loss."""
+    best = summary.best
+    if best is None:
+        return None
+    loss = f"({_BEST_PHASES[best.phase]} Loss: {format_metric('loss', best.loss)})"
+    record = best.record
+    if isinstance(record, EpochRecord):
+        planned = f"/{summary.planned_epochs}" if summary.planned_epochs else ""
+        return f"Best epoch: {record.epoch}{planned} {loss}"
+    total = summary.total_steps or record.total_steps
+    return f"Best evaluation: step {record.step}{f'/{total}' if total else ''} {loss}"
+
+
+def _key(summary: RunSummary) -> str:
+    """What a run's rows are: ``Epoch``, or ``Step`` for the evaluations of a run declared in steps."""
+    results = summary.results
+    if results:
+        return "Epoch" if isinstance(results[0], EpochRecord) else "Step"
+    return "Step" if summary.planned_epochs is None and summary.total_steps is not None else "Epoch"
+
+
+def _nothing_finished(keys: Sequence[str]) -> str:
+    return "No epoch finished." if "Epoch" in keys else "No evaluation finished."
+
+
+def _metric_names(results: Sequence[Result], phase: str) -> list[str]:
     names: dict[str, None] = {}
-    for epoch in epochs:
-        names.update(dict.fromkeys(epoch.get(phase) or {}))
+    for result in results:
+        names.update(dict.fromkeys(getattr(result, phase) or {}))
     first = [name for name in ("loss", "accuracy") if name in names]
     return first + [name for name in names if name not in first]
 
 
-def format_metric(name: str, value: Any) -> str:
-    """Accuracy-like metrics (name contains ``acc``) as percentages, others with 4 decimals."""
-    if not isinstance(value, (int, float)):
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value * 100:.2f}%" if "acc" in name.lower() else f"{value:.4f}"
-
-
-def _header(log: RunLog) -> str:
-    start, end = log.start or {}, log.end
-    name = start.get("name", "?")
-    run_id = start.get("run_id", "?")
-    if end is None:
-        state = "no run_end: the process stopped before the run ended"
-    else:
-        state = f"{end.get('status')} after {end.get('duration', 0):.2f} s"
-        if end.get("error"):
-            state += f" ({end['error']})"
-    return f"Run {name} ({run_id}): {state}"
-
-
-def format_epochs(log: RunLog) -> str:
-    """A header line naming the run and its status, then one row per finished epoch."""
-    epochs = log.epochs
-    columns: list[tuple[str, str, str]] = []  # (heading, phase, metric)
-    for phase, label in _PHASES:
-        columns += [(f"{label} {name}", phase, name) for name in _metric_names(epochs, phase)]
-    headings = ["Epoch", *(heading for heading, _, _ in columns), "Time"]
-    rows = [
-        [
-            str(epoch.get("epoch", "?")),
-            *(format_metric(metric, (epoch.get(phase) or {}).get(metric)) for _, phase, metric in columns),
-            f"{epoch.get('duration', 0):.2f}s",
-        ]
-        for epoch in epochs
+def _columns(summaries: Sequence[RunSummary]) -> list[Column]:
+    results = [result for summary in summaries for result in summary.results]
+    return [
+        (printable(f"{label} {name}"), phase, name)
+        for phase, label in _PHASES
+        for name in _metric_names(results, phase)
     ]
-    widths = [max(len(cell) for cell in column) for column in zip(headings, *rows, strict=True)]
-    lines = [_header(log)]
-    if log.truncated:
-        lines.append("(the last line was cut off and is skipped)")
-    if not rows:
-        lines.append("No epoch finished.")
-        return "\n".join(lines)
-    lines.append("  ".join(heading.rjust(width) for heading, width in zip(headings, widths, strict=True)))
-    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+
+
+def _cell(result: Result | None, column: Column) -> str:
+    _, phase, metric = column
+    if result is None:
+        return "-"
+    if phase == "time":
+        return f"{result.duration:.2f}s"
+    return format_metric(metric, (getattr(result, phase) or {}).get(metric))
+
+
+def _render(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Right-aligned columns two spaces apart."""
+    widths = [max(len(cell) for cell in column) for column in zip(headings, *rows)]
+    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in (headings, *rows)]
+
+
+_TIME: Column = ("Time", "time", "")
+
+
+def format_epochs(summary: RunSummary) -> str:
+    """A header line naming the run and how it ended, one row per finished epoch (in a run
+    declared in steps: per evaluation, by training step), then the best one."""
+    lines = [describe_run(summary), *notes(summary)]
+    key, results = _key(summary), summary.results
+    if not results:
+        return "\n".join([*lines, _nothing_finished([key])])
+    columns = [*_columns([summary]), _TIME]
+    rows = [[str(result.number), *(_cell(result, column) for column in columns)] for result in results]
+    lines += _render([key, *(heading for heading, _, _ in columns)], rows)
+    best = format_best(summary)
+    return "\n".join([*lines, best] if best else lines)
+
+
+def run_letter(index: int) -> str:
+    """``A``, ``B``, ... ``Z``, ``AA``, ``AB``...: how a comparison names its runs."""
+    label, number = "", index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        label = chr(ord("A") + rest) + label
+    return label
+
+
+def _rows_of_blocks(blocks: Sequence[list[str]], width: int) -> list[list[list[str]]]:
+    """The blocks grouped in order, as many per row as fit in ``width`` (at least one)."""
+    rows: list[list[list[str]]] = []
+    used = width
+    for block in blocks:
+        block_width = max(len(line) for line in block)
+        if used + len(_GAP) + block_width > width:
+            rows.append([])
+            used = -len(_GAP)
+        rows[-1].append(block)
+        used += len(_GAP) + block_width
+    return rows
+
+
+def _pack(blocks: Sequence[list[str]], width: int) -> list[str]:
+    """Blocks of lines side by side, packed into ``width`` columns; a blank line between rows."""
+    lines: list[str] = []
+    for row in _rows_of_blocks(blocks, width):
+        widths = [max(len(line) for line in block) for block in row]
+        height = max(len(block) for block in row)
+        padded = [
+            [line.ljust(w) for line in block + [""] * (height - len(block))] for block, w in zip(row, widths)
+        ]
+        lines += ["", *(_GAP.join(cells).rstrip() for cells in zip(*padded))]
+    return lines[1:]
+
+
+def format_comparison(summaries: Sequence[RunSummary], *, width: int = COMPARISON_WIDTH) -> str:
+    """Several runs: each run's name, state and best epoch under a letter (``A``, ``B``...),
+    then one small table per metric (and one of times) with a row per epoch (per evaluation
+    step for runs declared in steps) and a column per run, packed side by side into ``width``.
+    """
+    labels = [run_letter(index) for index in range(len(summaries))]
+    lines: list[str] = []
+    for label, summary in zip(labels, summaries):
+        indent = " " * (len(label) + 2)
+        best = format_best(summary)
+        lines.append(f"{label}  {printable(summary.path)}")
+        lines += [
+            indent + text for text in (describe_run(summary), *notes(summary), *([best] if best else []))
+        ]
+    keys = list(dict.fromkeys(_key(summary) for summary in summaries))
+    by_number = [{result.number: result for result in summary.results} for summary in summaries]
+    numbers = sorted({number for results in by_number for number in results})
+    if not numbers:
+        return "\n".join([*lines, "", _nothing_finished(keys)])
+    key = "/".join(keys)
+    blocks = []
+    for column in [*_columns(summaries), _TIME]:
+        rows = [
+            [str(number), *(_cell(results.get(number), column) for results in by_number)]
+            for number in numbers
+        ]
+        blocks.append([column[0], *_render([key, *labels], rows)])
+    return "\n".join([*lines, "", *_pack(blocks, width)])

@@ -1,0 +1,109 @@
+"""Typed access to an event's fields: a missing field or a wrong type is a :class:`FieldError`
+whose message names the field, what it holds and what belongs there. Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from trainscope_jsonl.encoding import NON_FINITE
+
+MISSING: Any = object()
+"""What :func:`json_kind` names ``missing``: pass it as the default of ``event.get``."""
+_NAME_LIMIT = 40
+_KINDS = ((str, "a string"), (list, "a list"), (dict, "an object"))
+
+
+class FieldError(ValueError):
+    """An event field is missing or holds the wrong type of value."""
+
+
+def quoted(name: str) -> str:
+    """``"name"``, cut to 40 characters."""
+    return f'"{name}"' if len(name) <= _NAME_LIMIT else f'"{name[:_NAME_LIMIT]}..."'
+
+
+def json_kind(value: Any) -> str:
+    """How a JSON value is named in a message: ``missing``, ``null``, ``true``, ``1.5``, ``a string``..."""
+    if value is MISSING:
+        return "missing"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return str(value)[:_NAME_LIMIT]
+    return next((name for kind, name in _KINDS if isinstance(value, kind)), type(value).__name__)
+
+
+def wrong_type(key: str, value: Any, expected: str) -> FieldError:
+    """The error for field ``key`` holding ``value`` where ``expected`` belongs."""
+    return FieldError(f"{quoted(key)} is {json_kind(value)}, expected {expected}")
+
+
+def _as_float(value: Any) -> float | None:
+    """A JSON number or non-finite text as a float; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return NON_FINITE.get(value) if isinstance(value, str) else None
+
+
+def text(event: Mapping[str, Any], key: str) -> str:
+    """The string ``event[key]``."""
+    value = event.get(key, MISSING)
+    if not isinstance(value, str):
+        raise wrong_type(key, value, "a string")
+    return value
+
+
+def optional_text(event: Mapping[str, Any], key: str) -> str | None:
+    """The string ``event[key]``, or None when it is null or missing."""
+    return None if event.get(key) is None else text(event, key)
+
+
+def integer(event: Mapping[str, Any], key: str) -> int:
+    """The integer ``event[key]`` (a float with no fractional part is accepted)."""
+    value = event.get(key, MISSING)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise wrong_type(key, value, "an integer")
+
+
+def optional_integer(event: Mapping[str, Any], key: str) -> int | None:
+    """The integer ``event[key]``, or None when it is null or missing."""
+    return None if event.get(key) is None else integer(event, key)
+
+
+def number(event: Mapping[str, Any], key: str) -> float:
+    """The number ``event[key]`` as a float (``"NaN"``, ``"Infinity"``, ``"-Infinity"`` included)."""
+    value = event.get(key, MISSING)
+    result = _as_float(value)
+    if result is None:
+        raise wrong_type(key, value, "a number")
+    return result
+
+
+def metrics(event: Mapping[str, Any], key: str) -> dict[str, float]:
+    """The metric map ``event[key]``: names to floats (non-finite text read back as floats)."""
+    values = event.get(key, MISSING)
+    if not isinstance(values, dict):
+        raise wrong_type(key, values, "an object of metric values")
+    result: dict[str, float] = {}
+    for name, value in values.items():
+        converted = value if value.__class__ is float else _as_float(value)
+        if converted is None:
+            raise FieldError(f"{quoted(key)} metric {quoted(name)} is {json_kind(value)}, expected a number")
+        result[name] = converted
+    return result
+
+
+def optional_metrics(event: Mapping[str, Any], key: str) -> dict[str, float] | None:
+    """The metric map ``event[key]``, or None when it is null or missing."""
+    return None if event.get(key) is None else metrics(event, key)
