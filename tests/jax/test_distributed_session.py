@@ -81,7 +81,7 @@ def test_two_processes_report_once_with_global_metrics(tmp_path: Path) -> None:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
-    for worker, (stdout, stderr) in zip(workers, outputs):
+    for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr
     (out0, _), (out1, _) = outputs
     assert "process 0 of 2" in out0
