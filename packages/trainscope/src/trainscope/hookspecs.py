@@ -22,6 +22,8 @@ PROJECT_NAME = "trainscope"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marks a reporter's hook implementations: decorate functions named after the hooks with
+``@trainscope.hookimpl``."""
 
 # -- run -----------------------------------------------------------------------
 

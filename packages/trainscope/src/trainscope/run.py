@@ -11,7 +11,10 @@ from trainscope.spec import ModelSpec
 from trainscope.throughput import Throughput
 
 RunStatus = Literal["completed", "interrupted", "failed"]
+"""How a run ended: ``completed``, ``interrupted`` (Ctrl-C, SIGTERM or SIGHUP) or ``failed``
+(any other exception)."""
 PhaseName = Literal["train", "validation"]
+"""The two kinds of phase: ``train`` and ``validation``."""
 
 
 @dataclass
@@ -25,16 +28,23 @@ class RunInfo:
     """
 
     name: str
+    """The model or run name given to the session."""
     run_id: str
+    """Unique id of this run (32 hex digits)."""
     epochs: int | None
     """The number of epochs; None for a run declared in steps."""
     steps_per_epoch: int | None
+    """Training steps per epoch; None when unknown (and in a run declared in steps)."""
     validation_steps: int | None
+    """Steps of each validation; None when unknown."""
     total_steps: int | None = None
     """Training steps of a run declared in steps (None when unknown, or in a run of epochs)."""
     model: ModelSpec | None = None
+    """What the architecture printer prints, or None."""
     config: dict[str, Any] = field(default_factory=dict)
+    """Hyper-parameters the framework or the loop reports, as plain JSON data."""
     environment: dict[str, Any] = field(default_factory=dict)
+    """Platform, devices and versions."""
     start_time: float = field(default_factory=time.time)
     """Wall-clock start, seconds since the epoch."""
     process_index: int = 0
@@ -51,9 +61,12 @@ class StepRecord(NamedTuple):
     """One step: its number, its metrics as floats, and its wall-clock time."""
 
     step: int
+    """The step number as reported."""
     metrics: dict[str, float]
+    """The step's metrics as floats, ``loss`` and ``accuracy`` first."""
     time: float
-    """Wall-clock time the step was reported, seconds since the epoch."""
+    """Wall-clock time the step's values were known (seconds since the Unix epoch): when it
+    was reported for host values, when the device had computed it for device arrays."""
 
 
 class StepRecords(Sequence[StepRecord]):
@@ -129,17 +142,24 @@ class PhaseInfo:
     """
 
     name: PhaseName
+    """``"train"`` or ``"validation"``."""
     epoch: int
+    """The epoch it belongs to (1 in a run declared in steps)."""
     total: int | None
+    """Expected number of steps; None when unknown."""
     step: int = 0
+    """The last reported step number."""
     steps: int = 0
     """Number of step records reported so far."""
     metrics: dict[str, float] = field(default_factory=dict)
+    """Running means of every metric so far; the phase means (or exact results) once ended."""
     start_time: float = field(default_factory=time.time)
+    """Wall-clock start, seconds since the Unix epoch."""
     elapsed: float = 0.0
     """Seconds from the phase start to its last flushed step (to its end once ended); the time
     a training phase spent paused by validations is not counted."""
     ended: bool = False
+    """True after ``trainscope_phase_end``."""
     paused: bool = False
     """True for a training phase while a validation in the middle of it runs."""
     examples: int = 0
@@ -167,7 +187,9 @@ class EvaluationSummary:
     total_steps: int | None
     """The training phase's total steps (the epoch's in a run of epochs), None when unknown."""
     train: dict[str, float] | None
+    """Training means (or exact results) since the previous evaluation."""
     validation: dict[str, float] | None
+    """This validation's means (or exact results); None if it had no steps."""
     duration: float
     """Seconds since the previous evaluation (or the start of the run)."""
     throughput: Throughput | None = None
@@ -179,8 +201,12 @@ class EpochSummary:
     """What an epoch ended with: the means of each phase that ran (None if it did not)."""
 
     epoch: int
+    """The epoch that ended."""
     train: dict[str, float] | None
+    """The training means (or exact results); None if training did not run."""
     validation: dict[str, float] | None
+    """The validation means (or exact results); None if validation did not run."""
     duration: float
+    """Seconds the epoch took."""
     throughput: Throughput | None = None
     """The epoch's training: examples/s, FLOP/s, MFU and peak memory, where known."""
