@@ -54,7 +54,10 @@ def tests(session: nox.Session, jax: str) -> None:
     """The test suite against one jax version."""
     _install_workspace(session, *TEST_TOOLS, *JAX_VERSIONS[jax])
     session.run(
-        "python", "-c", "import jax, optax; print('jax', jax.__version__, 'optax', optax.__version__)"
+        "python",
+        "-c",
+        "import jax, optax, flax, equinox; print('jax', jax.__version__, 'optax', optax.__version__, "
+        "'flax', flax.__version__, 'equinox', equinox.__version__)",
     )
     session.run("pytest", *session.posargs)
 

@@ -58,7 +58,12 @@ def source_paths(tree: Path) -> list[str]:
 
 
 def measure(tree: Path, steps: int, plugins: str, log_dir: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(source_paths(tree)), "TRAINSCOPE_LOG_DIR": log_dir}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(source_paths(tree)),
+        "TRAINSCOPE_LOG_DIR": log_dir,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{log_dir}/mlflow.db",
+    }
     env.pop("TRAINSCOPE_PLUGINS", None)
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, str(steps), plugins],

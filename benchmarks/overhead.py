@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
 
-    os.environ[env_vars.TRAINSCOPE_LOG_DIR] = tempfile.mkdtemp(prefix="trainscope-bench-")
+    scratch = tempfile.mkdtemp(prefix="trainscope-bench-")
+    os.environ[env_vars.TRAINSCOPE_LOG_DIR] = scratch
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"  # not the working folder
     reporters = installed_reporters()
     configs: dict[str, list[str]] = {"no reporter": []}
     configs.update({f"{name} alone": [name] for name in reporters})

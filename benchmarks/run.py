@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = {"overhead": HERE / "overhead.py", "training": HERE / "training.py"}
+BENCHMARKS = {
+    "overhead": HERE / "overhead.py",
+    "training": HERE / "training.py",
+    "frameworks": HERE / "frameworks.py",
+}
 WITH_ARGUMENTS = {"compare": HERE / "compare.py"}
 """Benchmarks that take their own arguments, run one at a time and never by default."""
 

@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
 
     log_dir = tempfile.TemporaryDirectory()
     os.environ["TRAINSCOPE_LOG_DIR"] = log_dir.name
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{log_dir.name}/mlflow.db"  # not the working folder
     import jax
 
     from trainscope_jax import (

@@ -1,9 +1,9 @@
 """Train JAX models on Apple GPUs (jax-metal), NVIDIA GPUs or the CPU, reported by trainscope.
 
 Subpackages, by concern: ``devices`` (selection, probe, doctor), ``models`` (layers,
-``Sequential``, the model zoo, model specs), ``training`` (trainer, batching,
-optimizers) and ``data`` (data sets and the embedded digits). Every public name is
-re-exported here.
+``Sequential``, the model zoo, model specs of any JAX model), ``training`` (trainer,
+framework adapters, batching, optimizers) and ``data`` (data sets and the embedded
+digits). Every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from trainscope_jax.models import (
     Softmax,
     Variables,
     create_model,
+    model_spec,
     model_spec_from_params,
 )
 from trainscope_jax.training import (
@@ -85,6 +86,7 @@ __all__ = [
     "create_model",
     "load_digits",
     "make_optimizer",
+    "model_spec",
     "model_spec_from_params",
     "prefetch_to_device",
     "random_split",

@@ -90,11 +90,12 @@ class ModelSpec:
 
     @property
     def forward_backward_bytes(self) -> int:
-        """2 x the output bytes of every layer that has parameters (torchinfo's rule)."""
+        """2 x the output bytes of every layer that has parameters (torchinfo's rule); a layer
+        whose output shape is unknown counts 0."""
         return 2 * sum(
             math.prod(layer.output_shape) * self.batch_size * self.dtype_bytes
             for layer in self.walk()
-            if layer.params > 0
+            if layer.params > 0 and layer.output_shape
         )
 
     @property

@@ -1,8 +1,10 @@
 """Models: trainscope's own layers and ``Sequential``, the built-in model zoo, and the
-model specs (``ModelSpec``) that the architecture printer shows."""
+model specs (``ModelSpec``) that the architecture printer shows, for trainscope's own
+models and for Flax NNX, Flax Linen and Equinox modules (``model_spec``)."""
 
 from __future__ import annotations
 
+from trainscope_jax.models.describe import model_spec
 from trainscope_jax.models.layers import (
     AvgPool2d,
     BatchNorm2d,
@@ -34,5 +36,6 @@ __all__ = [
     "Softmax",
     "Variables",
     "create_model",
+    "model_spec",
     "model_spec_from_params",
 ]

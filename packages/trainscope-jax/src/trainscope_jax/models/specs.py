@@ -1,8 +1,9 @@
 """``model_spec_from_params``: a ``ModelSpec`` for any JAX model from its parameter pytree.
 
-Works with Flax (``{"params": {"Dense_0": {"kernel", "bias"}}}``), Equinox modules,
-Haiku dicts and hand-written dicts or lists of arrays. Arrays are grouped into one
-layer per parent node; a recognisable kernel prints as ``Linear(...)`` or ``Conv2d(...)``.
+Works with Flax Linen (``{"params": {"Dense_0": {"kernel", "bias"}}}``), Flax NNX
+(a module, or its ``nnx.State``: ``Variable``s unwrapped), Equinox modules, Haiku
+dicts and hand-written dicts or lists of arrays. Arrays are grouped into one layer per
+parent node; a recognisable kernel prints as ``Linear(...)`` or ``Conv2d(...)``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import jax
 import numpy as np
 
 from trainscope import LayerSpec, ModelSpec
+from trainscope_jax.models import nnx as nnx_models
 
 _TORCH_STYLE = frozenset({"weight"})
 """Leaf names whose kernels are laid out ``(out, in)`` / ``(out, in, kh, kw)`` (PyTorch, Equinox)."""
@@ -37,27 +39,46 @@ def _is_array(leaf: Any) -> bool:
 
 
 def _leaves_with_names(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every array leaf with its path; dicts in insertion order (the order layers were made)."""
-    if isinstance(tree, Mapping):
+    """Every array (or NNX ``Variable``) with its path; dicts in insertion order (as layers were made)."""
+    if nnx_models.is_nnx_variable(tree):
+        yield prefix, tree
+    elif nnx_models.is_nnx_module(tree):
+        for path, variable in nnx_models.variables_in_order(tree):
+            yield (*prefix, *path), variable
+    elif isinstance(tree, Mapping):
         for key, value in tree.items():
             yield from _leaves_with_names(value, (*prefix, str(key)))
     elif isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
         for index, value in enumerate(tree):
             yield from _leaves_with_names(value, (*prefix, str(index)))
     else:
-        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-            if _is_array(leaf):
+        flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=nnx_models.is_nnx_variable)[0]
+        for path, leaf in flat:
+            if _is_array(leaf) or nnx_models.is_nnx_variable(leaf):
                 yield (*prefix, *(_key_name(k) for k in path)), leaf
 
 
-def _arrays_by_layer(tree: Any) -> dict[tuple[str, ...], dict[str, Any]]:
-    layers: dict[tuple[str, ...], dict[str, Any]] = {}
+Layers = dict[tuple[str, ...], dict[str, Any]]
+
+
+def _arrays_by_layer(tree: Any, trainable: bool) -> tuple[Layers, Layers]:
+    """``(trainable, non-trainable)`` arrays by layer path; an NNX ``Variable`` says which it is.
+
+    Plain arrays count as ``trainable``; NNX RNG state (keys, counters) is left out.
+    """
+    found: tuple[Layers, Layers] = ({}, {})
     for names, leaf in _leaves_with_names(tree):
+        is_trainable = trainable
+        if nnx_models.is_nnx_variable(leaf):
+            flag = nnx_models.is_trainable_variable(leaf)
+            if flag is None:
+                continue
+            is_trainable, leaf = flag, nnx_models.variable_value(leaf)
         if len(names) > 1 and names[0] in _COLLECTIONS:
             names = names[1:]
         parent, leaf_name = (names[:-1], names[-1]) if names else ((), "value")
-        layers.setdefault(parent, {})[leaf_name] = leaf
-    return layers
+        found[0 if is_trainable else 1].setdefault(parent, {})[leaf_name] = leaf
+    return found
 
 
 def _describe(arrays: dict[str, Any]) -> tuple[str, str]:
@@ -91,7 +112,10 @@ def model_spec_from_params(
 
     :param name: the model's name, as printed.
     :param params: the trainable parameters: any pytree of arrays (Flax variables,
-        an Equinox module, nested dicts or lists).
+        an Equinox module, nested dicts or lists). A Flax NNX module, or its state
+        (``nnx.state(model)``), sorts itself: ``Param`` variables are trainable, the
+        others (batch statistics) not, RNG state is left out. A module keeps its
+        definition order; an ``nnx.State`` is ordered by name by NNX itself.
     :param input_shape: one example's input shape, without the batch dimension.
     :param state: optional non-trainable arrays (e.g. Flax ``batch_stats``), counted
         as non-trainable parameters.
@@ -100,8 +124,11 @@ def model_spec_from_params(
     Output shapes are unknown from parameters alone, so the forward/backward size
     estimate is 0; element size is taken from the first parameter.
     """
-    trainable = _arrays_by_layer(params)
-    frozen = _arrays_by_layer(state) if state is not None else {}
+    trainable, frozen = _arrays_by_layer(params, trainable=True)
+    if state is not None:
+        for found, more in zip((trainable, frozen), _arrays_by_layer(state, trainable=False)):
+            for parent, arrays in more.items():
+                found.setdefault(parent, {}).update(arrays)
     layers = []
     for parent in list(dict.fromkeys([*trainable, *frozen])):
         arrays = {**trainable.get(parent, {}), **frozen.get(parent, {})}
@@ -112,7 +139,7 @@ def model_spec_from_params(
         layers.append(
             LayerSpec(label, kind, args, params=n_trainable + n_frozen, trainable_params=n_trainable)
         )
-    leaves = [leaf for leaf in jax.tree_util.tree_leaves(params) if _is_array(leaf)]
+    leaves = [leaf for arrays in trainable.values() for leaf in arrays.values()]
     itemsize = np.dtype(leaves[0].dtype).itemsize if leaves else 4
     return ModelSpec(
         name=name, input_shape=tuple(input_shape), layers=layers, dtype_bytes=itemsize, batch_size=batch_size

@@ -1,9 +1,15 @@
-"""``ModelTrainer``: one jit-compiled step, prefetching, and a ``TrainingSession`` per fit."""
+"""``ModelTrainer``: one jit-compiled step, prefetching, and a ``TrainingSession`` per fit.
+
+The model is any that ``trainscope_jax.training.adapters`` turns into pure
+functions: trainscope's ``Sequential``, a Flax NNX or Linen module, an Equinox module.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -14,11 +20,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from trainscope import ModelSpec, PhaseInfo, PluginManager, StepRecords, TrainingSession, hookimpl
+from trainscope import (
+    EpochSummary,
+    ModelSpec,
+    PhaseInfo,
+    PluginManager,
+    StepRecords,
+    TrainingSession,
+    hookimpl,
+    step_flops,
+)
 from trainscope_jax.data.datasets import ArrayDataset, DataError, Dataset
 from trainscope_jax.devices.probe import distribution_version
 from trainscope_jax.devices.selection import DeviceChoice, check_dtype_supported, select_device
-from trainscope_jax.models.sequential import Params, Sequential
+from trainscope_jax.models.sequential import Params
+from trainscope_jax.training.adapters import ModelAdapter, adapt
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.optimizers import OPTIMIZER_NAMES, make_optimizer
 
@@ -103,16 +119,30 @@ DataArg = Dataset | tuple[Any, Any]
 
 
 class ModelTrainer:
-    """Trains a :class:`Sequential` model with optax on the selected device.
+    """Trains a model with optax on the selected device.
+
+    ``model``: a trainscope ``Sequential``, a Flax NNX module, a Flax Linen module or an
+    Equinox module. ``input_shape``: one example's shape, channels-first as the data sets
+    give it; needed only by a Linen module without ``variables`` (otherwise read from
+    the data). ``variables``: a Linen module's variables, or an Equinox model's
+    ``eqx.nn.State``.
 
     ``train_batch`` runs one jit-compiled step whose state buffers are donated
     (updated in place); it never waits for the device. ``fit`` reports every step
     to a ``TrainingSession``, which converts the values in batches.
     """
 
-    def __init__(self, model: Sequential, config: TrainerConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        config: TrainerConfig | None = None,
+        *,
+        input_shape: Sequence[int] | None = None,
+        variables: Any = None,
+    ) -> None:
         self.model = model
         self.config = config or TrainerConfig()
+        self._adapter: ModelAdapter = adapt(model, variables=variables, input_shape=input_shape)
         self.device_choice: DeviceChoice = select_device(self.config.platform)
         check_dtype_supported(self.device_choice, self.config.dtype)
         if self.config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
@@ -129,7 +159,7 @@ class ModelTrainer:
             momentum=self.config.momentum,
         )
         init_key, step_key = jax.random.split(jax.random.key(self.config.seed))
-        params, model_state = model.init(init_key)
+        params, model_state = self._adapter.init(init_key)
         params = jax.tree.map(lambda a: a.astype(self.dtype), params)
         state = TrainState(
             params, model_state, self.optimizer.init(params), step_key, jnp.zeros((), jnp.int32)
@@ -137,6 +167,9 @@ class ModelTrainer:
         self._state: TrainState | None = jax.device_put(state, self.device)
         self._train_step = jax.jit(self._step, donate_argnums=0)
         self._eval_step = jax.jit(self._evaluate)
+        self._classes: int | None = None
+        self._measured = False
+        self._step_flops: float | None = None
 
     # -- the compiled functions ------------------------------------------------
 
@@ -149,8 +182,8 @@ class ModelTrainer:
         key: jax.Array | None,
         train: bool,
     ) -> tuple[jax.Array, tuple[jax.Array, Params]]:
-        logits, new_state = self.model.apply(
-            params, model_state, x.astype(self.dtype), train=train, key=key, logits=True
+        logits, new_state = self._adapter.apply(
+            params, model_state, x.astype(self.dtype), train=train, key=key
         )
         logits = logits.astype(jnp.float32)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
@@ -192,6 +225,26 @@ class ModelTrainer:
         """The current trainable parameters."""
         return self.state.params
 
+    @property
+    def framework(self) -> str:
+        """What the model is: ``trainscope``, ``flax.nnx``, ``flax.linen`` or ``equinox``."""
+        return self._adapter.framework
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """One example's shape, channels-first (None until given or read from the data)."""
+        return self._adapter.input_shape
+
+    def trained_model(self) -> Any:
+        """The trained model in its framework's form, with copies of the current arrays.
+
+        A Flax NNX module is updated in place (``fit`` does this at its end) and returned;
+        a Linen module gives its variables dict, an Equinox module a new module (with its
+        ``eqx.nn.State`` as a pair when it has one), a ``Sequential`` its ``Variables``.
+        """
+        state = self.state
+        return self._adapter.trained(state.params, state.model_state)
+
     def train_batch(self, inputs: Any, labels: Any) -> StepResult:
         """One optimisation step on a channels-first batch; returns without waiting for the device."""
         self._check_batch(inputs, labels)
@@ -210,31 +263,58 @@ class ModelTrainer:
     def predict(self, inputs: Any) -> jax.Array:
         """Class probabilities for a channels-first batch."""
         state = self.state
-        logits, _ = self.model.apply(
-            state.params, state.model_state, jnp.asarray(inputs, self.dtype), logits=True
-        )
+        inputs = jnp.asarray(inputs, self.dtype)
+        self._check_batch(inputs, None)
+        logits, _ = self._adapter.apply(state.params, state.model_state, inputs, train=False, key=None)
         return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
+    def _expect_input(self, shape: tuple[int, ...], what: str) -> int:
+        """The number of classes the model gives for inputs of ``shape`` per example.
+
+        The first call checks that the model takes that shape and adopts it as the model's.
+        """
+        if self._classes is None:
+            state = self.state
+            try:
+                out = self._adapter.output_shape(state.params, state.model_state, shape)
+            except Exception as exc:  # any framework error: one line naming the shapes
+                raise DataError(
+                    f"the model cannot take {what} of shape {shape} per example (channels-first): "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                ) from exc
+            if len(out) != 1:
+                raise DataError(
+                    f"the model's output has shape {out} per example; training needs one logit per class"
+                )
+            self._adapter.input_shape, self._classes = shape, out[0]
+        return self._classes
+
     def _check_batch(self, inputs: Any, labels: Any) -> None:
-        shape = tuple(inputs.shape[1:])
-        if shape != self.model.input_shape:
-            raise ValueError(
-                f"inputs have shape {shape} per example but the model takes {self.model.input_shape}"
-            )
+        shape, expected = tuple(inputs.shape[1:]), self._adapter.input_shape
+        if expected is not None and shape != expected:
+            raise ValueError(f"inputs have shape {shape} per example but the model takes {expected}")
+        classes = self._expect_input(shape, "inputs")
+        if labels is None:
+            return
         if len(labels) != len(inputs):
             raise ValueError(f"{len(labels)} labels for {len(inputs)} inputs")
-        if isinstance(labels, np.ndarray) and labels.size:
-            classes = self.model.output_shape[-1]
-            if labels.min() < 0 or labels.max() >= classes:
-                raise ValueError(
-                    f"labels must be class indices 0..{classes - 1}, got {labels.min()}..{labels.max()}"
-                )
+        if isinstance(labels, np.ndarray) and labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(
+                f"labels must be class indices 0..{classes - 1}, got {labels.min()}..{labels.max()}"
+            )
 
     # -- runs ------------------------------------------------------------------
 
     def model_spec(self, name: str | None = None) -> ModelSpec:
         """The model's ``ModelSpec`` (what the architecture printer prints)."""
-        return self.model.spec(name, dtype_bytes=self.dtype.itemsize)
+        shape = self._adapter.input_shape
+        if shape is None:
+            raise ValueError(
+                f"the input shape of {type(self.model).__name__} is not known yet: give "
+                "ModelTrainer(model, config, input_shape=(C, H, W)), or train on data first"
+            )
+        spec = self._adapter.spec(name, shape)
+        return dataclasses.replace(spec, dtype_bytes=self.dtype.itemsize)
 
     def print_model_architecture(self, name: str | None = None) -> None:
         """Print the PyTorch-style architecture (needs the ``trainscope-arch`` reporter installed)."""
@@ -266,6 +346,11 @@ class ModelTrainer:
             "optax": distribution_version("optax"),
             "trainscope_jax": distribution_version("trainscope-jax"),
         }
+        framework = self._adapter.framework
+        if framework != "trainscope":
+            package = framework.split(".")[0]
+            env["framework"] = framework
+            env[package] = distribution_version(package)
         if choice.fallback_from:
             env["fallback_from"] = choice.fallback_from
         return env
@@ -349,6 +434,8 @@ class ModelTrainer:
                     history.epochs.append(_epoch_result(epoch, steps, val_batches if val_set else None))
         finally:
             session.plugin_manager.pluggy.unregister(name=_STEP_COLUMNS)
+            if self._adapter.framework == "flax.nnx" and self._state is not None:
+                self.trained_model()  # an NNX module is stateful: it holds the trained weights after fit
         return history
 
     def _train_epoch(
@@ -359,8 +446,26 @@ class ModelTrainer:
         )
         with contextlib.closing(batches):
             for step, (inputs, labels) in enumerate(batches, 1):
+                if step == 1 and not self._measured:
+                    self._measure_step(session, inputs, labels)
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-                session.update_training_progress(step, loss, accuracy)
+                session.update_training_progress(step, loss, accuracy, batch_size=labels.shape[0])
+
+    def _measure_step(self, session: TrainingSession, inputs: Any, labels: Any) -> None:
+        """Hand the session the FLOPs of one training step, from XLA's cost analysis, once.
+
+        Lowering the step compiles it (the compilation is reused by the first call); a
+        backend whose cost analysis reports no FLOPs gets none, never a guess.
+        """
+        self._measured = True
+        try:
+            self._step_flops = step_flops(self._train_step, self.state, inputs, labels)
+        except (ValueError, TypeError, NotImplementedError, RuntimeError):
+            self._step_flops = None
+        if self._step_flops is not None:
+            session.set_step_flops(
+                self._step_flops, dtype=self.config.dtype, device_kind=self.device.device_kind
+            )
 
     def _validate(self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]) -> None:
         size = len(batches[0])
@@ -372,7 +477,7 @@ class ModelTrainer:
         with contextlib.closing(device_batches):
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
                 loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
-                session.update_validation_progress(step, loss, accuracy)
+                session.update_validation_progress(step, loss, accuracy, batch_size=len(batches[step - 1]))
 
     def _use_thread(self, dataset: Dataset) -> bool:
         if dataset.in_memory:
@@ -385,12 +490,13 @@ class ModelTrainer:
         dataset: Dataset = ArrayDataset(*data) if isinstance(data, tuple) else data
         if len(dataset) == 0:
             raise DataError(f"the {role} data is empty")
-        if tuple(dataset.input_shape) != self.model.input_shape:
+        expected = self._adapter.input_shape
+        if expected is not None and tuple(dataset.input_shape) != expected:
             raise DataError(
                 f"the {role} images have shape {tuple(dataset.input_shape)} but the model takes "
-                f"{self.model.input_shape}: create the model for the data's shape, or resize the images"
+                f"{expected}: create the model for the data's shape, or resize the images"
             )
-        classes = self.model.output_shape[-1]
+        classes = self._expect_input(tuple(dataset.input_shape), f"{role} images")
         if dataset.num_classes > classes:
             raise DataError(
                 f"the {role} data has {dataset.num_classes} classes but the model has {classes} outputs: "
@@ -431,6 +537,11 @@ class _StepColumns:
 
     def __init__(self) -> None:
         self.phases: dict[str, tuple[list[float], list[float]]] = {}
+        self.summaries: list[EpochSummary] = []
+
+    @hookimpl
+    def trainscope_epoch_end(self, summary: EpochSummary) -> None:
+        self.summaries.append(summary)
 
     @hookimpl
     def trainscope_phase_start(self, phase: PhaseInfo) -> None:
@@ -444,16 +555,17 @@ class _StepColumns:
 
 
 def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray] | None) -> EpochResult:
-    """Exact epoch means: training over steps, validation weighted by each batch's examples."""
-    train_losses, train_accuracies = steps.phases["train"]
-    loss, accuracy = float(np.mean(train_losses)), float(np.mean(train_accuracies))
-    if batches is None:
+    """The epoch's means over examples, as the session computed them for the summary (so the
+    history, the epoch summary and the command's last line agree exactly)."""
+    summary = steps.summaries[-1]
+    train = summary.train or {}
+    loss, accuracy = train.get("loss", math.nan), train.get("accuracy", math.nan)
+    if batches is None or summary.validation is None:
         return EpochResult(epoch, loss, accuracy)
-    val_losses, val_accuracies = steps.phases["validation"]
-    sizes = np.array([len(b) for b in batches], dtype=np.float64)
-    val_loss = float(np.dot(val_losses, sizes) / sizes.sum())
-    correct = np.rint(np.array(val_accuracies, dtype=np.float64) * sizes)
-    return EpochResult(epoch, loss, accuracy, val_loss, float(correct.sum() / sizes.sum()))
+    validation = summary.validation
+    return EpochResult(
+        epoch, loss, accuracy, validation.get("loss", math.nan), validation.get("accuracy", math.nan)
+    )
 
 
 __all__ = ["EpochResult", "FitHistory", "ModelTrainer", "StepResult", "TrainState", "TrainerConfig"]

@@ -1,0 +1,189 @@
+"""Recording one abstract forward pass: which layer ran when, and the shape it returned.
+
+Shared by the Flax NNX, Flax Linen and Equinox descriptions: a tree of
+:class:`LayerNode` (a model's modules with their own parameter counts), a
+:class:`CallRecorder` that stamps each node with its first call and output shape, and
+:func:`abstract_call`, which runs a function on shapes only (``jax.eval_shape``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+from trainscope import LayerSpec
+
+
+@dataclass
+class LayerNode:
+    """A module (or a function used as a layer) while a model is being described."""
+
+    name: str
+    kind: str
+    args: str = ""
+    trainable: int = 0
+    frozen: int = 0
+    children: list[LayerNode] = field(default_factory=list)
+    first_call: int | None = None
+    output_shape: tuple[int, ...] = ()
+
+    def add(self, child: LayerNode) -> LayerNode:
+        """Append ``child`` (in definition order) and return it."""
+        self.children.append(child)
+        return child
+
+    def _order(self) -> float:
+        """The first call of this node or of anything inside it (uncalled ones go last)."""
+        calls = [node.first_call for node in self._walk() if node.first_call is not None]
+        return min(calls) if calls else math.inf
+
+    def _walk(self) -> Iterator[LayerNode]:
+        yield self
+        for child in self.children:
+            yield from child._walk()
+
+    def spec(self) -> LayerSpec:
+        """This node as a ``LayerSpec``: children in call order, then those never called."""
+        return LayerSpec(
+            name=self.name,
+            kind=self.kind,
+            args=self.args,
+            params=self.trainable + self.frozen,
+            trainable_params=self.trainable,
+            output_shape=self.output_shape,
+            children=layer_specs(self.children),
+        )
+
+
+def layer_specs(nodes: Iterable[LayerNode]) -> list[LayerSpec]:
+    """``LayerSpec`` of each node, in call order (a stable sort keeps definition order for ties)."""
+    return [node.spec() for node in sorted(nodes, key=lambda node: node._order())]
+
+
+def is_array(value: Any) -> bool:
+    """A JAX or NumPy array, or an abstract one (``jax.ShapeDtypeStruct``)."""
+    return isinstance(value, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def first_shape(output: Any, batched: bool) -> tuple[int, ...]:
+    """Shape of the first array in ``output``, without the batch dimension when ``batched``."""
+    for leaf in jax.tree_util.tree_leaves(output):
+        shape = getattr(leaf, "shape", None)
+        if shape is not None:
+            return tuple(int(d) for d in (shape[1:] if batched and len(shape) else shape))
+    return ()
+
+
+class CallRecorder:
+    """Stamps layer nodes with the order of their first call and the shape of its output.
+
+    ``batched``: outputs carry a leading batch dimension (Flax), left out of the shapes.
+    """
+
+    def __init__(self, batched: bool) -> None:
+        self.batched = batched
+        self.nodes: dict[int, LayerNode] = {}
+        self._counter = itertools.count()
+        self._active: set[int] = set()
+
+    def track(self, obj: Any, node: LayerNode) -> None:
+        """Record calls of ``obj`` (a module instance) on ``node``."""
+        self.nodes[id(obj)] = node
+
+    def call(
+        self, obj: Any, node: LayerNode | None, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a call of ``obj``, recording it on ``node`` the first time."""
+        if node is None or id(obj) in self._active:
+            return fn(*args, **kwargs)
+        index = next(self._counter)
+        self._active.add(id(obj))
+        try:
+            output = fn(*args, **kwargs)
+        finally:
+            self._active.discard(id(obj))
+        if node.first_call is None:
+            node.first_call = index
+            node.output_shape = first_shape(output, self.batched)
+        return output
+
+    @contextlib.contextmanager
+    def intercept(self, classes: Iterable[type]) -> Iterator[None]:
+        """Wrap ``__call__`` of ``classes`` while the block runs, so calls of tracked instances record."""
+        call = "__call__"
+        originals = {cls: (cls.__dict__.get(call), getattr(cls, call)) for cls in set(classes)}
+        try:
+            for cls, (_, method) in originals.items():
+                setattr(cls, call, self._wrapper(method))
+            yield
+        finally:
+            for cls, (own, _) in originals.items():
+                if own is None:
+                    delattr(cls, call)
+                else:
+                    setattr(cls, call, own)
+
+    def _wrapper(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        def recorded(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            return self.call(obj, self.nodes.get(id(obj)), call, obj, *args, **kwargs)
+
+        return recorded
+
+
+class RecordedFunction:
+    """A function used as a layer (``jax.nn.relu`` in a list of layers), recording its calls."""
+
+    def __init__(self, fn: Callable[..., Any], node: LayerNode, recorder: CallRecorder) -> None:
+        self.fn, self.node, self.recorder = fn, node, recorder
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.recorder.call(self, self.node, self.fn, *args, **kwargs)
+
+
+def is_function(value: Any) -> bool:
+    """A plain callable that may act as a parameter-free layer (not a class, array or module)."""
+    return callable(value) and not isinstance(value, type) and not is_array(value)
+
+
+def abstract_call(fn: Callable[..., None], *trees: Any) -> None:
+    """Run ``fn(*trees)`` under ``jax.eval_shape``: arrays become shapes, nothing is computed.
+
+    Leaves that are not arrays (flags such as ``train=False``, functions) are passed as they are.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(trees)
+    dynamic = [is_array(leaf) for leaf in leaves]
+
+    def run(arrays: list[Any]) -> None:
+        it = iter(arrays)
+        fn(
+            *jax.tree_util.tree_unflatten(
+                treedef, [next(it) if d else leaf for leaf, d in zip(leaves, dynamic)]
+            )
+        )
+
+    jax.eval_shape(run, [leaf for leaf, d in zip(leaves, dynamic) if d])
+
+
+def count(shape: Iterable[int]) -> int:
+    """Number of elements of an array of ``shape``."""
+    return math.prod(int(d) for d in shape)
+
+
+__all__ = [
+    "CallRecorder",
+    "LayerNode",
+    "RecordedFunction",
+    "abstract_call",
+    "count",
+    "first_shape",
+    "is_array",
+    "is_function",
+    "layer_specs",
+]

@@ -1,0 +1,111 @@
+"""``model_spec``: the ``ModelSpec`` of any JAX model, from one abstract forward pass.
+
+Flax NNX, Flax Linen and Equinox modules are recognised without importing the
+frameworks (a module of one of them means it is already imported); trainscope's own
+``Sequential`` describes itself; anything else is taken as a parameter pytree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+
+from trainscope import ModelSpec
+from trainscope_jax.models import equinox as eqx_models
+from trainscope_jax.models import linen as linen_models
+from trainscope_jax.models import nnx as nnx_models
+from trainscope_jax.models.calls import LayerNode, is_array, layer_specs
+from trainscope_jax.models.sequential import Sequential
+from trainscope_jax.models.specs import model_spec_from_params
+
+FRAMEWORKS = ("trainscope", "flax.nnx", "flax.linen", "equinox")
+"""The model kinds :func:`framework_of` tells apart (anything else is a parameter pytree)."""
+
+
+def framework_of(model: Any) -> str | None:
+    """``trainscope``, ``flax.nnx``, ``flax.linen`` or ``equinox`` for a model of that kind, else None."""
+    if isinstance(model, Sequential):
+        return "trainscope"
+    if nnx_models.is_nnx_module(model):
+        return "flax.nnx"
+    if linen_models.is_linen_module(model):
+        return "flax.linen"
+    if eqx_models.is_equinox_module(model):
+        return "equinox"
+    return None
+
+
+def _first_array(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    for leaf in jax.tree_util.tree_leaves((args, dict(kwargs))):
+        if is_array(leaf):
+            return leaf
+    return None
+
+
+def model_spec(
+    model: Any,
+    *sample_args: Any,
+    name: str | None = None,
+    variables: Any = None,
+    **sample_kwargs: Any,
+) -> ModelSpec:
+    """The ``ModelSpec`` of ``model`` called on a sample, for the architecture printer.
+
+    :param model: a Flax NNX module, a Flax Linen module (bound, given ``variables``, or
+        initialised from the sample), an Equinox module, a trainscope ``Sequential``, or
+        any parameter pytree (described by :func:`model_spec_from_params`).
+    :param sample_args: the model's inputs, as arrays or ``jax.ShapeDtypeStruct``: a batch
+        for Flax (channels-last images), one example for Equinox (as its modules take it).
+        Only shapes are used: the pass runs under ``jax.eval_shape``.
+    :param name: the name printed; the model's class name by default.
+    :param variables: a Linen module's variables (``{"params": ..., "batch_stats": ...}``).
+    :param sample_kwargs: keyword arguments of the call (``train=False``).
+
+    Layers come in call order, nested modules as children; each has its attribute
+    path as name, the framework's class name and arguments, and its output shape.
+    """
+    framework = framework_of(model)
+    sample = _first_array(sample_args, sample_kwargs)
+    if framework == "trainscope":
+        return _sequential_spec(model, sample, name)
+    if framework is None:
+        shape = () if sample is None else tuple(sample.shape)
+        return model_spec_from_params(name or "Model", model, shape[1:], batch_size=shape[0] if shape else 1)
+    if sample is None:
+        raise TypeError(
+            f"model_spec needs a sample input for a {framework} module: "
+            f"model_spec(model, x) with x an array (or jax.ShapeDtypeStruct) of the model's input"
+        )
+    nodes: list[LayerNode]
+    if framework == "flax.nnx":
+        nodes, itemsize = nnx_models.describe(model, sample_args, sample_kwargs)
+    elif framework == "flax.linen":
+        nodes, itemsize = linen_models.describe(model, variables, sample_args, sample_kwargs)
+    else:
+        nodes, itemsize = eqx_models.describe(model, sample_args, sample_kwargs)
+    batched = framework != "equinox"
+    shape = tuple(int(d) for d in sample.shape)
+    return ModelSpec(
+        name=name or type(model).__name__,
+        input_shape=shape[1:] if batched else shape,
+        layers=layer_specs(nodes),
+        dtype_bytes=itemsize or sample.dtype.itemsize,
+        batch_size=shape[0] if batched and shape else 1,
+    )
+
+
+def _sequential_spec(model: Sequential, sample: Any, name: str | None) -> ModelSpec:
+    if sample is None:
+        return model.spec(name)
+    shape = tuple(int(d) for d in sample.shape)
+    if shape[1:] != model.input_shape:
+        raise ValueError(
+            f"the sample has shape {shape[1:]} per example but {model.name} takes {model.input_shape}: "
+            "give a batch of the model's input shape"
+        )
+    return model.spec(name, batch_size=shape[0])
+
+
+__all__ = ["FRAMEWORKS", "framework_of", "model_spec"]
