@@ -103,3 +103,14 @@ def test_blocking_a_reporter_with_p_no(tmp_path: Path) -> None:
     logged = subprocess.run([*command, "train", *TINY], env=env, capture_output=True, text=True, timeout=120)
     assert logged.returncode == 0, logged.stderr
     assert len(list(tmp_path.rglob("*.jsonl"))) == 1
+
+
+def test_the_last_summary_and_the_final_line_agree_exactly() -> None:
+    # 360 validation images in batches of 52 and 51: means over examples, not over batches
+    result = invoke(["train", "--model", "mlp", "--epochs", "1", "--batch-size", "55"], "summary")
+    assert result.exit_code == 0, result.output
+    summary = re.search(r"Validation - Loss: ([\d.]+), Accuracy: ([\d.]+%)", result.output)
+    final = re.search(r"validation accuracy ([\d.]+%), loss ([\d.]+)", result.output)
+    assert summary is not None
+    assert final is not None
+    assert (summary.group(1), summary.group(2)) == (final.group(2), final.group(1))
