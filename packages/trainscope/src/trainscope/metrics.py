@@ -111,6 +111,9 @@ def _convert_values(values: list[Any]) -> list[float]:
     array_type = jax_array_type()
     if array_type is None:
         return [v if type(v) is float else _to_float(v) for v in values]
+    first = type(values[0]) if values else float
+    if first is not float and issubclass(first, array_type) and all(type(v) is first for v in values):
+        return fetch_scalars(values)  # the usual case: every value a JAX array of one type
     positions = [i for i, v in enumerate(values) if isinstance(v, array_type)]
     out = [0.0 if isinstance(v, array_type) else v if type(v) is float else _to_float(v) for v in values]
     for i, host in zip(positions, fetch_scalars([values[i] for i in positions])):
@@ -203,19 +206,31 @@ def convert_buffer(
     columns = buffer.columns()
     if known is None:
         times = [t + clock_offset for t in buffer.times]
-    else:
-        times = [max(t, k) + clock_offset for t, k in zip(buffer.times, known)]
+    else:  # known when computed: always after the step was reported
+        times = [k + clock_offset for k in known]
     values = [v for column in columns.values() for v in column if v is not None]
     if all(type(v) is float for v in values):
         return StepRecords(buffer.steps, times, columns), None
     try:
-        converted = iter(_convert_values(values))
+        converted = _convert_values(values)
     except Exception:  # noqa: BLE001 - find the failing values one by one below
         return _convert_one_by_one(buffer, times, columns)
-    columns = {
-        name: [None if v is None else next(converted) for v in column] for name, column in columns.items()
-    }
-    return StepRecords(buffer.steps, times, columns), None
+    return StepRecords(buffer.steps, times, _refill(columns, converted)), None
+
+
+def _refill(columns: dict[str, list[Any]], converted: list[float]) -> dict[str, list[float | None]]:
+    """``columns`` with their non-None values replaced, in order, by ``converted``."""
+    out: dict[str, list[float | None]] = {}
+    position = 0
+    for name, column in columns.items():
+        if any(v is None for v in column):  # `None in column` would call each device array's __eq__
+            values = iter(converted[position:])
+            out[name] = [None if v is None else next(values) for v in column]
+            position += sum(v is not None for v in column)
+        else:
+            out[name] = converted[position : position + len(column)]  # type: ignore[assignment]
+            position += len(column)
+    return out
 
 
 def _conversion_error(name: str, step: int, value: Any, cause: Exception) -> MetricValueError:
