@@ -204,10 +204,8 @@ def convert_buffer(
     the step, so that every good value is still reported.
     """
     columns = buffer.columns()
-    if known is None:
-        times = [t + clock_offset for t in buffer.times]
-    else:  # known when computed: always after the step was reported
-        times = [k + clock_offset for k in known]
+    # a device step is known when it was found computed: always after it was reported
+    times = [t + clock_offset for t in (buffer.times if known is None else known)]
     values = [v for column in columns.values() for v in column if v is not None]
     if all(type(v) is float for v in values):
         return StepRecords(buffer.steps, times, columns), None
