@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     scratch = tempfile.mkdtemp(prefix="trainscope-bench-")
     os.environ[env_vars.TRAINSCOPE_LOG_DIR] = scratch
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"  # not the working folder
+    os.chdir(scratch)  # MLflow keeps the artifacts it is given (the run log) in the working folder
     reporters = installed_reporters()
     configs: dict[str, list[str]] = {"no reporter": []}
     configs.update({f"{name} alone": [name] for name in reporters})

@@ -62,3 +62,7 @@ def _clean_trainscope_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for name in env_vars.__all__:
         monkeypatch.delenv(getattr(env_vars, name), raising=False)
     monkeypatch.setenv(env_vars.TRAINSCOPE_LOG_DIR, str(tmp_path / "runs"))
+    # MLflow writes to a store (by default in the working folder) and takes seconds to import:
+    # tests that load every installed reporter leave it out; its own tests lift this.
+    monkeypatch.setenv(env_vars.TRAINSCOPE_DISABLE_PLUGINS, "mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")

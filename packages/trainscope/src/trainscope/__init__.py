@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from trainscope.background import BackgroundWorker, WorkerTimeoutError
+from trainscope.global_step import GlobalStep
 from trainscope.hookspecs import hookimpl
 from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import MetricValueError
@@ -32,8 +34,10 @@ from trainscope.throughput import PEAK_TFLOPS, Throughput, peak_flops, step_flop
 
 __all__ = [
     "PEAK_TFLOPS",
+    "BackgroundWorker",
     "EpochSummary",
     "EvaluationSummary",
+    "GlobalStep",
     "LayerSpec",
     "MetricValueError",
     "ModelSpec",
@@ -52,6 +56,7 @@ __all__ = [
     "Terminated",
     "Throughput",
     "TrainingSession",
+    "WorkerTimeoutError",
     "__version__",
     "create_plugin_manager",
     "hookimpl",

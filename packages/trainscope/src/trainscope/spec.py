@@ -14,7 +14,9 @@ class LayerSpec:
     ``params`` counts the layer's own parameters (not its children's);
     ``trainable_params`` defaults to ``params``. ``args`` is the text inside the
     parentheses. ``output_shape`` excludes the batch dimension. ``children`` makes
-    the layer a block whose sub-layers print indented beneath it.
+    the layer a block whose sub-layers print indented beneath it. ``mult_adds``: the
+    multiply-adds of the layer's own forward pass (not its children's) for one
+    example, None when unknown.
     """
 
     name: str
@@ -24,10 +26,13 @@ class LayerSpec:
     trainable_params: int | None = None
     output_shape: tuple[int, ...] = ()
     children: Sequence[LayerSpec] = field(default_factory=tuple)
+    mult_adds: int | None = None
 
     def __post_init__(self) -> None:
         if self.params < 0:
             raise ValueError(f"layer {self.name!r}: params must be >= 0, got {self.params}")
+        if self.mult_adds is not None and self.mult_adds < 0:
+            raise ValueError(f"layer {self.name!r}: mult_adds must be >= 0 or None, got {self.mult_adds}")
         if self.trainable_params is None:
             object.__setattr__(self, "trainable_params", self.params)
         elif not 0 <= self.trainable_params <= self.params:
@@ -52,19 +57,27 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model: its name, input shape (without batch), layers, and element size."""
+    """A model: its name, input shape (without batch), layers, and element size.
+
+    ``train_flops_per_example``: the FLOPs of the forward and backward pass of one
+    example (the gradient of a loss), None when unknown.
+    """
 
     name: str
     input_shape: tuple[int, ...]
     layers: Sequence[LayerSpec]
     dtype_bytes: int = 4
     batch_size: int = 1
+    train_flops_per_example: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         object.__setattr__(self, "layers", tuple(self.layers))
         if self.dtype_bytes <= 0 or self.batch_size <= 0:
             raise ValueError("dtype_bytes and batch_size must be positive")
+        flops = self.train_flops_per_example
+        if flops is not None and not (math.isfinite(flops) and flops > 0):
+            raise ValueError(f"train_flops_per_example must be a positive number or None, got {flops}")
 
     def walk(self) -> Iterator[LayerSpec]:
         """Every layer, nested ones included, depth first."""
@@ -82,6 +95,15 @@ class ModelSpec:
     @property
     def non_trainable_params(self) -> int:
         return self.total_params - self.trainable_params
+
+    @property
+    def total_mult_adds(self) -> int | None:
+        """Multiply-adds of one forward pass of the whole batch (torchinfo's "Total mult-adds"):
+        ``batch_size`` x every layer's own ``mult_adds``; None when any layer's is unknown."""
+        counts = [layer.mult_adds for layer in self.walk()]
+        if any(count is None for count in counts):
+            return None
+        return self.batch_size * sum(count for count in counts if count is not None)
 
     @property
     def input_bytes(self) -> int:

@@ -92,4 +92,38 @@ def plain_value(value: Any, *, _seen: frozenset[int] = frozenset(), _depth: int 
     return plain_text(value)
 
 
-__all__ = ["INT64_MAX", "check_count", "check_seconds", "plain_text", "plain_value"]
+HyperParameter = bool | int | float | str | None
+"""What trackers (TensorBoard's HParams, MLflow's parameters) take as one hyper-parameter."""
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, HyperParameter]:
+    """``{"optimizer": {"lr": 0.1}}`` -> ``{"optimizer.lr": 0.1}``.
+
+    Booleans, numbers (numpy's too), strings and None stay as they are; anything else
+    (paths, lists, objects) becomes its ``str()``.
+    """
+    flat: dict[str, HyperParameter] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, f"{name}."))
+        elif value is None or isinstance(value, (bool, str)):
+            flat[name] = value
+        elif isinstance(value, numbers.Integral):
+            flat[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            flat[name] = float(value)
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+__all__ = [
+    "INT64_MAX",
+    "HyperParameter",
+    "check_count",
+    "check_seconds",
+    "flatten_config",
+    "plain_text",
+    "plain_value",
+]

@@ -1,3 +1,55 @@
-"""The ``tensorboard`` reporter's hook implementations (entry point ``tensorboard``)."""
+"""The ``tensorboard`` reporter's hook implementations (entry point ``tensorboard``).
+
+The run folder and its event file are created at ``trainscope_train_start``, so an
+unwritable folder is reported before any training happens. tensorboardX is imported
+then too, not when trainscope loads the plugin.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
+
+if TYPE_CHECKING:
+    from trainscope_tensorboard.writer import RunWriter
+
+_writers: dict[str, RunWriter] = {}
+"""Open writers by run id (several sessions may run in one process)."""
+
+
+@hookimpl
+def trainscope_train_start(run: RunInfo) -> None:
+    from trainscope_tensorboard.writer import RunWriter
+
+    writer = RunWriter(run)
+    _writers[run.run_id] = writer
+    run.artifacts["tensorboard"] = str(writer.path)
+
+
+@hookimpl
+def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
+    writer = _writers.get(run.run_id)
+    if writer is not None and records.steps:
+        writer.add_steps(phase.name, phase.epoch, records)
+
+
+@hookimpl
+def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
+    writer = _writers.get(run.run_id)
+    if writer is not None:
+        writer.add_epoch(summary, "evaluation")
+
+
+@hookimpl
+def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
+    writer = _writers.get(run.run_id)
+    if writer is not None:
+        writer.add_epoch(summary)
+
+
+@hookimpl
+def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+    writer = _writers.pop(run.run_id, None)
+    if writer is not None:
+        writer.close(status, error)

@@ -1,0 +1,224 @@
+"""One trainscope run as an MLflow run: parameters, step metrics, epoch means, artifacts, status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID, MLFLOW_EXPERIMENT_NAME
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import get_tracking_uri
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
+
+from trainscope import (
+    BackgroundWorker,
+    EpochSummary,
+    EvaluationSummary,
+    GlobalStep,
+    RunInfo,
+    RunStatus,
+    StepRecords,
+    WorkerTimeoutError,
+    printable,
+)
+from trainscope.run import PhaseName
+from trainscope.values import flatten_config
+from trainscope_mlflow.architecture import architecture_text
+from trainscope_mlflow.names import mlflow_key, truncated
+from trainscope_mlflow.settings import log_every, tracking_timeout
+from trainscope_mlflow.tracking import (
+    MLFLOW_STATUS,
+    MlflowLoggingError,
+    MlflowTrackingError,
+    blocked_hint,
+    check_reachable,
+    check_store_supported,
+    shown_uri,
+)
+
+ARCHITECTURE_ARTIFACT = "model/architecture.txt"
+"""Where the architecture printout goes among the run's artifacts."""
+LOG_ARTIFACT_FOLDER = "logs"
+"""The artifact folder the JSON-lines log is uploaded to."""
+
+
+class MlflowRunLogger:
+    """Creates the MLflow run at once (so a bad store stops the run before training), then logs to it.
+
+    Metrics are queued by the training thread and sent by a background worker with
+    ``log_batch``, one call per batch of steps (MLflow splits it at its size limits).
+    """
+
+    def __init__(self, run: RunInfo) -> None:
+        self.timeout = tracking_timeout()
+        self.every = log_every()
+        self.uri = get_tracking_uri()
+        check_store_supported(self.uri)
+        check_reachable(self.uri, self.timeout)
+        self.steps = GlobalStep()
+        try:
+            self.client = MlflowClient(self.uri)
+            self.run_id: str = self.client.create_run(
+                self._experiment_id(run.name), run_name=f"{run.name}-{run.run_id[:8]}", tags=run_tags(run)
+            ).info.run_id
+        except MlflowTrackingError:
+            raise
+        except Exception as exc:
+            raise self._setup_error(exc) from exc
+        try:
+            self._log_run_start(run)
+        except Exception as exc:
+            self.client.set_terminated(self.run_id, MLFLOW_STATUS["failed"])
+            raise self._setup_error(exc) from exc
+        self._worker = BackgroundWorker(f"trainscope-mlflow-{run.run_id[:8]}", timeout=self.timeout)
+
+    def _setup_error(self, exc: Exception) -> MlflowTrackingError:
+        first_line = next(iter(str(exc).splitlines()), "")
+        return MlflowTrackingError(
+            f"trainscope-mlflow cannot start an MLflow run in {shown_uri(self.uri)!r}: "
+            f"{type(exc).__name__}: {printable(first_line)}. "
+            f"Fix the store or set MLFLOW_TRACKING_URI to one that works, {blocked_hint()}"
+        )
+
+    def _experiment_id(self, run_name: str) -> str:
+        chosen_id = MLFLOW_EXPERIMENT_ID.get()
+        if chosen_id:
+            return str(chosen_id)
+        name = MLFLOW_EXPERIMENT_NAME.get() or run_name
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return str(self.client.create_experiment(name))
+            except MlflowException:  # created meanwhile by another process
+                experiment = self.client.get_experiment_by_name(name)
+                if experiment is None:
+                    raise
+        if experiment.lifecycle_stage == "deleted":
+            raise MlflowTrackingError(
+                f"trainscope-mlflow: the MLflow experiment {name!r} is deleted. Restore it "
+                f"(mlflow experiments restore --experiment-id {experiment.experiment_id}), "
+                f"or set MLFLOW_EXPERIMENT_NAME to another name, {blocked_hint()}"
+            )
+        return str(experiment.experiment_id)
+
+    def _log_run_start(self, run: RunInfo) -> None:
+        params = [
+            Param(mlflow_key(name), truncated(str(value), MAX_PARAM_VAL_LENGTH))
+            for name, value in flatten_config(run.config).items()
+        ]
+        self.client.log_batch(self.run_id, params=params)
+        if run.model is not None:
+            self.client.log_text(self.run_id, architecture_text(run.name, run.model), ARCHITECTURE_ARTIFACT)
+
+    # -- during the run (training thread: queue only) ---------------------------
+
+    def add_steps(self, phase: PhaseName, epoch: int, records: StepRecords) -> None:
+        """Queue a batch of steps: training at their global steps, validation at the current one."""
+        if phase == "train":
+            offset = self.steps.training(epoch, records.steps)
+            self._submit(partial(self._log_steps, phase, records, offset, None))
+        else:
+            self._submit(partial(self._log_steps, phase, records, 0, self.steps.current))
+
+    def add_epoch(self, summary: EpochSummary | EvaluationSummary, kind: str = "epoch") -> None:
+        """Queue the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
+        ``epoch``, or ``evaluation`` after a validation in the middle of training)."""
+        for phase, means in (("train", summary.train), ("validation", summary.validation)):
+            if means:
+                columns = {name: [value] for name, value in means.items()}
+                self._submit(
+                    partial(
+                        self._log_metrics, f"{kind}/{phase}", [self.steps.current], [time.time()], columns
+                    )
+                )
+
+    def _submit(self, job: partial[None]) -> None:
+        try:
+            self._worker.submit(job)
+        except WorkerTimeoutError:
+            raise self._stalled() from None
+
+    def _stalled(self) -> MlflowLoggingError:
+        return MlflowLoggingError(
+            f"the MLflow tracking store {shown_uri(self.uri)!r} has not accepted this run's metrics "
+            f"for {self.timeout:g} s; the mlflow reporter stops logging this run "
+            f"(raise TRAINSCOPE_MLFLOW_TIMEOUT for a slow store)"
+        )
+
+    # -- on the worker ----------------------------------------------------------
+
+    def _log_steps(self, phase: PhaseName, records: StepRecords, offset: int, at: int | None) -> None:
+        """Log steps at ``offset`` + their number, or all ``at`` one step; every N-th only when asked."""
+        numbers, times, metrics = records.steps, records.times, records.metrics
+        if self.every > 1:  # training: every N-th step of the run; validation: of the phase
+            rows = [
+                i
+                for i, number in enumerate(numbers)
+                if (number + (offset if at is None else 0)) % self.every == 0
+            ]
+            numbers, times = [numbers[i] for i in rows], [times[i] for i in rows]
+            metrics = {name: [column[i] for i in rows] for name, column in metrics.items()}
+        steps = [offset + number for number in numbers] if at is None else [at] * len(numbers)
+        if steps:
+            self._log_metrics(phase, steps, times, metrics)
+
+    def _log_metrics(
+        self,
+        prefix: str,
+        steps: Sequence[int],
+        times: Sequence[float],
+        metrics: Mapping[str, Sequence[float | None]],
+    ) -> None:
+        stamps = [int(t * 1000) for t in times]
+        batch = [
+            Metric(key, value, stamp, step)
+            for key, column in ((f"{prefix}/{mlflow_key(name)}", column) for name, column in metrics.items())
+            for step, stamp, value in zip(steps, stamps, column)
+            if value is not None
+        ]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    # -- end --------------------------------------------------------------------
+
+    def end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+        """Send what is queued, upload the JSON-lines log (if any), and end the run with its status.
+
+        When the store stopped answering, the run is left as it is rather than waiting again.
+        """
+        try:
+            self._worker.close()
+        except WorkerTimeoutError:
+            raise self._stalled() from None
+        finally:
+            if not self._worker.stalled:
+                self._finish(run, status, error)
+
+    def _finish(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+        try:
+            if error is not None:
+                self.client.set_tag(
+                    self.run_id,
+                    "trainscope.error",
+                    truncated(f"{type(error).__name__}: {error}".rstrip(": "), MAX_TAG_VAL_LENGTH),
+                )
+            log = run.artifacts.get("jsonl")
+            if log and Path(log).is_file():
+                self.client.log_artifact(self.run_id, log, LOG_ARTIFACT_FOLDER)
+        finally:
+            self.client.set_terminated(self.run_id, MLFLOW_STATUS[status])
+
+
+def run_tags(run: RunInfo) -> dict[str, Any]:
+    """The run's id and environment (platform, device, versions) as ``trainscope.*`` tags."""
+    tags = {"trainscope.run_id": run.run_id, "trainscope.model": run.name}
+    for name, value in flatten_config(run.environment).items():
+        tags[mlflow_key(f"trainscope.environment.{name}")] = truncated(str(value), MAX_TAG_VAL_LENGTH)
+    return tags
+
+
+__all__ = ["ARCHITECTURE_ARTIFACT", "LOG_ARTIFACT_FOLDER", "MlflowRunLogger", "run_tags"]
