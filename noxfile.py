@@ -29,7 +29,15 @@ JAX_VERSIONS = {
     "0.5.0": ["jax==0.5.0", "jaxlib==0.5.0", "optax<0.2.6", "flax==0.10.4", "equinox>=0.13"],
     "newest": ["jax", "jaxlib", "optax", "flax", "equinox"],
 }
-TEST_TOOLS = ["pytest>=8", "numpy>=1.24"]
+TEST_TOOLS = [
+    "pytest>=8",
+    "numpy>=1.24",
+    # the real tools the reporters are tested against: TensorBoard's reader, an MLflow server, matplotlib
+    "tensorboard>=2.16",
+    "mlflow>=2.10",
+    "matplotlib>=3.7",
+    "rich>=13",
+]
 
 
 def _install_workspace(session: nox.Session, *extra: str) -> None:
