@@ -345,3 +345,28 @@ def test_a_run_in_steps_that_stopped_before_its_first_evaluation(tmp_path: Path)
     )
     lines = run_log(path).output.splitlines()
     assert lines[-1] == "No evaluation finished."
+
+
+def test_trainscope_log_shows_the_throughput_figures_the_log_has(tmp_path: Path) -> None:
+    events = [start(), *epoch(1, 0.9, 0.8), *epoch(2, 0.7, 0.6)]
+    events[-1]["throughput"] = {
+        "examples_per_second": 3812.4,
+        "flops_per_second": 1.214e12,
+        "mfu": 0.0231,
+        "peak_memory_bytes": None,  # the CPU: not reported
+    }
+    result = run_log(write_log(tmp_path / "run.jsonl", events))
+    assert result.exit_code == 0, result.output
+    heading = next(line for line in result.output.splitlines() if line.lstrip().startswith("Epoch"))
+    assert heading.split()[-4:] == ["Examples/s", "FLOP/s", "MFU", "Time"]  # no memory column: none known
+    last = next(line for line in result.output.splitlines() if line.lstrip().startswith("2 "))
+    assert "3,812" in last
+    assert "1.21 TFLOP/s" in last
+    assert "2.3%" in last
+    first = next(line for line in result.output.splitlines() if line.lstrip().startswith("1 "))
+    assert first.split().count("-") == 3  # epoch 1 has no figures
+    assert read_summary(tmp_path / "run.jsonl").epochs[1].throughput == {
+        "examples_per_second": 3812.4,
+        "flops_per_second": 1.214e12,
+        "mfu": 0.0231,
+    }

@@ -20,4 +20,12 @@ def printable(text: object, *, one_line: bool = True) -> str:
     return (_CONTROL_ONE_LINE if one_line else _CONTROL).sub("?", str(text))
 
 
-__all__ = ["printable"]
+def format_si(value: float, unit: str) -> str:
+    """3 significant digits with an SI prefix: ``1.21 TFLOP/s``, ``312 MB``, ``45.6 GFLOP/s``."""
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+__all__ = ["format_si", "printable"]

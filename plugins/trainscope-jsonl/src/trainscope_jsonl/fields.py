@@ -104,6 +104,24 @@ def metrics(event: Mapping[str, Any], key: str) -> dict[str, float]:
     return result
 
 
+def throughput(event: Mapping[str, Any]) -> dict[str, float]:
+    """The known figures of ``event["throughput"]`` (schema 2): unknown ones (null) and a
+    missing or null ``throughput`` give none; anything but numbers there is an error."""
+    value = event.get("throughput")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise FieldError(f'"throughput" is {json_kind(value)}, expected an object')
+    figures: dict[str, float] = {}
+    for name, figure in value.items():
+        if figure is None:
+            continue
+        if isinstance(figure, bool) or not isinstance(figure, (int, float)):
+            raise FieldError(f'"throughput" "{name}" is {json_kind(figure)}, expected a number')
+        figures[str(name)] = float(figure)
+    return figures
+
+
 def optional_metrics(event: Mapping[str, Any], key: str) -> dict[str, float] | None:
     """The metric map ``event[key]``, or None when it is null or missing."""
     return None if event.get(key) is None else metrics(event, key)

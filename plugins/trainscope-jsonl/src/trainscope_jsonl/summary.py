@@ -28,6 +28,8 @@ class EpochRecord:
     duration: float
     global_step: int
     """The global training step at the epoch's end (see :class:`GlobalStep`)."""
+    throughput: dict[str, float] = field(default_factory=dict)
+    """The known throughput figures of the epoch's training (schema 2), by field name."""
 
     @property
     def number(self) -> int:
@@ -50,6 +52,8 @@ class EvaluationRecord:
     duration: float
     global_step: int
     """The global training step where the validation ran (see :class:`GlobalStep`)."""
+    throughput: dict[str, float] = field(default_factory=dict)
+    """The known throughput figures of the training since the previous evaluation."""
 
     @property
     def number(self) -> int:
@@ -266,6 +270,7 @@ class SummaryBuilder:
                 validation=fields.optional_metrics(event, "validation"),
                 duration=fields.number(event, "duration"),
                 global_step=self.global_step.value,
+                throughput=fields.throughput(event),
             )
         )
 
@@ -278,6 +283,7 @@ class SummaryBuilder:
                 validation=fields.optional_metrics(event, "validation"),
                 duration=fields.number(event, "duration"),
                 global_step=self.global_step.value,
+                throughput=fields.throughput(event),
             )
         )
 

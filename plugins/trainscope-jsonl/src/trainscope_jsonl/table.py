@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from trainscope import is_accuracy_like, printable
+from trainscope import format_si, is_accuracy_like, printable
 from trainscope_jsonl.schema import SCHEMA_VERSION
 from trainscope_jsonl.summary import EpochRecord, Result, RunSummary
 
@@ -105,12 +105,38 @@ def _columns(summaries: Sequence[RunSummary]) -> list[Column]:
     ]
 
 
+_THROUGHPUT: tuple[Column, ...] = (
+    ("Examples/s", "throughput", "examples_per_second"),
+    ("FLOP/s", "throughput", "flops_per_second"),
+    ("MFU", "throughput", "mfu"),
+    ("Peak memory", "throughput", "peak_memory_bytes"),
+)
+
+
+def _throughput_columns(summaries: Sequence[RunSummary]) -> list[Column]:
+    """The throughput figures that some epoch (or evaluation) of these runs has."""
+    known = {name for summary in summaries for result in summary.results for name in result.throughput}
+    return [column for column in _THROUGHPUT if column[2] in known]
+
+
+def format_throughput_figure(name: str, value: float) -> str:
+    """``3,812``, ``1.21 TFLOP/s``, ``2.3%``, ``312 MB``."""
+    if name == "examples_per_second":
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    if name == "mfu":
+        return f"{value * 100:.1f}%"
+    return format_si(value, "FLOP/s" if name == "flops_per_second" else "B")
+
+
 def _cell(result: Result | None, column: Column) -> str:
     _, phase, metric = column
     if result is None:
         return "-"
     if phase == "time":
         return f"{result.duration:.2f}s"
+    if phase == "throughput":
+        value = result.throughput.get(metric)
+        return "-" if value is None else format_throughput_figure(metric, value)
     return format_metric(metric, (getattr(result, phase) or {}).get(metric))
 
 
@@ -130,7 +156,7 @@ def format_epochs(summary: RunSummary) -> str:
     key, results = _key(summary), summary.results
     if not results:
         return "\n".join([*lines, _nothing_finished([key])])
-    columns = [*_columns([summary]), _TIME]
+    columns = [*_columns([summary]), *_throughput_columns([summary]), _TIME]
     rows = [[str(result.number), *(_cell(result, column) for column in columns)] for result in results]
     lines += _render([key, *(heading for heading, _, _ in columns)], rows)
     best = format_best(summary)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from trainscope import EpochSummary, EvaluationSummary, RunStatus, Throughput, is_accuracy_like
+from trainscope import EpochSummary, EvaluationSummary, RunStatus, Throughput, format_si, is_accuracy_like
 
 _LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 _PHASES = (("train", "Training"), ("validation", "Validation"))
@@ -52,14 +52,6 @@ def format_evaluation_summary(summary: EvaluationSummary, epochs: int | None) ->
     """The block printed after a validation in the middle of training: the training means since
     the previous one and the validation's, e.g. ``Step 400/1200 Summary:``."""
     return _summary_block(f"{evaluation_heading(summary, epochs)} Summary:", summary)
-
-
-def format_si(value: float, unit: str) -> str:
-    """3 significant digits with an SI prefix: ``1.21 TFLOP/s``, ``312 MB``, ``45.6 GFLOP/s``."""
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
 
 
 def format_throughput(throughput: Throughput) -> str:
