@@ -11,7 +11,12 @@ from trainscope_arch import environment_variables as env_vars
 SPEC = ModelSpec(
     "Tiny",
     (4,),
-    [LayerSpec("fc", "Linear", "in_features=4, out_features=2, bias=true", 10, output_shape=(2,))],
+    [
+        LayerSpec(
+            "fc", "Linear", "in_features=4, out_features=2, bias=true", 10, output_shape=(2,), mult_adds=10
+        )
+    ],
+    train_flops_per_example=38.0,
 )
 
 
@@ -50,6 +55,8 @@ def test_prints_the_model_before_the_first_epoch(capsys: pytest.CaptureFixture[s
         "Total parameters: 10\n"
         "Trainable parameters: 10\n"
         "Non-trainable parameters: 0\n"
+        "Total mult-adds (M): 0.00001\n"
+        "Forward/backward FLOPs per example (M): 0.000038\n"
         "Input size (MB): 0.000016\n"
         "Forward/backward pass size (MB): 0.000016\n"
         "Params size (MB): 0.00004\n"
@@ -72,7 +79,7 @@ def test_environment_selects_the_table_view_and_units(
     wide = ModelSpec("Wide", (100,), [LayerSpec("fc", "Linear", "100, 200", 20_200, output_shape=(200,))])
     train(wide)
     lines = capsys.readouterr().out.splitlines()
-    assert ["fc", "(Linear)", "[1,", "200]", "20,200"] in [line.split() for line in lines]
+    assert ["fc", "(Linear)", "[1,", "200]", "20,200", "--"] in [line.split() for line in lines]
     assert "Params size (GB): 0.0000808" in lines
 
 

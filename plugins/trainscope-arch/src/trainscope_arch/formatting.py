@@ -14,6 +14,8 @@ MEMORY_UNITS: dict[MemoryUnits, int] = {"MB": 10**6, "GB": 10**9}
 """Bytes per unit: decimal units, as torchinfo uses."""
 
 _SUFFIXES = ("", "K", "M", "B", "T")
+_OPERATION_UNITS = (("T", 10**12), ("G", 10**9))
+"""torchinfo's units for counts of operations above millions (its ``Units.AUTO``)."""
 _C = TypeVar("_C", bound=str)
 
 
@@ -46,6 +48,20 @@ def format_parameter_count(count: int, style: ParameterFormat = "short") -> str:
 def format_size(num_bytes: int, units: MemoryUnits = "MB") -> str:
     """Bytes in ``units`` (decimal: MB = 10^6 bytes) with 3 significant digits."""
     return significant(num_bytes / MEMORY_UNITS[units])
+
+
+def format_operations(count: float | None) -> tuple[str, str]:
+    """A count of operations as torchinfo's unit and a value with 3 significant digits.
+
+    Millions (``M``) below 10^9, then ``G`` below 10^12, then ``T``: ``350602`` gives
+    ``("M", "0.351")``; an unknown count (None) gives ``("M", "--")``.
+    """
+    if count is None:
+        return "M", "--"
+    for unit, size in _OPERATION_UNITS:
+        if count >= size:
+            return unit, significant(count / size)
+    return "M", significant(count / 10**6)
 
 
 def check_choice(value: str, choices: Iterable[_C], what: str) -> _C:

@@ -12,6 +12,7 @@ from trainscope_arch.formatting import (
     check_choice,
     check_memory_units,
     check_parameter_format,
+    format_operations,
     format_parameter_count,
     format_size,
 )
@@ -33,8 +34,8 @@ class ModelArchitecturePrinter:
     ``model_name`` heads the output (the spec's own name when empty);
     ``parameter_format`` is ``"short"`` (``16.9M``) or ``"full"`` (``16,872,002``);
     ``memory_units`` is ``"MB"`` or ``"GB"`` (10^6 and 10^9 bytes, as torchinfo);
-    ``view`` is ``"tree"`` (PyTorch's repr) or ``"table"`` (output shape and
-    parameters per layer).
+    ``view`` is ``"tree"`` (PyTorch's repr) or ``"table"`` (output shape,
+    parameters and multiply-adds per layer).
     """
 
     def __init__(
@@ -66,16 +67,24 @@ class ModelArchitecturePrinter:
         return printable(text, one_line=False)
 
     def summary_lines(self, spec: ModelSpec) -> list[str]:
-        """Parameter totals and torchinfo-style size estimates, one per line."""
+        """Parameter totals, multiply-adds, training FLOPs (when known) and torchinfo-style size
+        estimates, one per line."""
         count, units = self.parameter_format, self.memory_units
 
         def size(num_bytes: int) -> str:
             return format_size(num_bytes, units)
 
-        return [
+        lines = [
             f"Total parameters: {format_parameter_count(spec.total_params, count)}",
             f"Trainable parameters: {format_parameter_count(spec.trainable_params, count)}",
             f"Non-trainable parameters: {format_parameter_count(spec.non_trainable_params, count)}",
+            "Total mult-adds ({}): {}".format(*format_operations(spec.total_mult_adds)),
+        ]
+        if spec.train_flops_per_example is not None:
+            flops_unit, flops = format_operations(spec.train_flops_per_example)
+            lines.append(f"Forward/backward FLOPs per example ({flops_unit}): {flops}")
+        return [
+            *lines,
             f"Input size ({units}): {size(spec.input_bytes)}",
             f"Forward/backward pass size ({units}): {size(spec.forward_backward_bytes)}",
             f"Params size ({units}): {size(spec.params_bytes)}",

@@ -1,9 +1,10 @@
-"""Recording one abstract forward pass: which layer ran when, and the shape it returned.
+"""Recording one abstract forward pass: which layer ran when, what it returned, what it cost.
 
 Shared by the Flax NNX, Flax Linen and Equinox descriptions: a tree of
 :class:`LayerNode` (a model's modules with their own parameter counts), a
-:class:`CallRecorder` that stamps each node with its first call and output shape, and
-:func:`abstract_call`, which runs a function on shapes only (``jax.eval_shape``).
+:class:`CallRecorder` that stamps each node with its first call and output shape and
+runs every call in the node's own ``jax.named_scope``, and :func:`abstract_call`,
+which traces a function on shapes only and counts each scope's multiply-adds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jax
 import numpy as np
 
 from trainscope import LayerSpec
+from trainscope_jax.models.costs import Counts, count_mult_adds, per_example, scope_name
 
 
 @dataclass
@@ -33,6 +35,10 @@ class LayerNode:
     children: list[LayerNode] = field(default_factory=list)
     first_call: int | None = None
     output_shape: tuple[int, ...] = ()
+    array: bool = False
+    """A row for one of the model's own arrays: not a layer, it computes nothing itself."""
+    mult_adds: int | None = None
+    """Multiply-adds of this node's own calls for one example (:meth:`CallRecorder.charge`)."""
 
     def add(self, child: LayerNode) -> LayerNode:
         """Append ``child`` (in definition order) and return it."""
@@ -59,6 +65,7 @@ class LayerNode:
             trainable_params=self.trainable,
             output_shape=self.output_shape,
             children=layer_specs(self.children),
+            mult_adds=self.mult_adds,
         )
 
 
@@ -70,6 +77,20 @@ def layer_specs(nodes: Iterable[LayerNode]) -> list[LayerSpec]:
 def is_array(value: Any) -> bool:
     """A JAX or NumPy array, or an abstract one (``jax.ShapeDtypeStruct``)."""
     return isinstance(value, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
+def first_array(*trees: Any) -> Any:
+    """The first array (or ``jax.ShapeDtypeStruct``) among the leaves of ``trees``, else None."""
+    for leaf in jax.tree_util.tree_leaves(trees):
+        if is_array(leaf):
+            return leaf
+    return None
+
+
+def leading_size(*trees: Any) -> int:
+    """The batch size of a sample: the leading dimension of its first array (1 for none)."""
+    sample = first_array(*trees)
+    return int(sample.shape[0]) if sample is not None and len(sample.shape) else 1
 
 
 def first_shape(output: Any, batched: bool) -> tuple[int, ...]:
@@ -90,6 +111,8 @@ class CallRecorder:
     def __init__(self, batched: bool) -> None:
         self.batched = batched
         self.nodes: dict[int, LayerNode] = {}
+        self.scopes: dict[str, LayerNode] = {}
+        self._scope_of: dict[int, str] = {}
         self._counter = itertools.count()
         self._active: set[int] = set()
 
@@ -106,13 +129,38 @@ class CallRecorder:
         index = next(self._counter)
         self._active.add(id(obj))
         try:
-            output = fn(*args, **kwargs)
+            with jax.named_scope(self._scope(node)):
+                output = fn(*args, **kwargs)
         finally:
             self._active.discard(id(obj))
         if node.first_call is None:
             node.first_call = index
             node.output_shape = first_shape(output, self.batched)
         return output
+
+    def _scope(self, node: LayerNode) -> str:
+        if id(node) not in self._scope_of:
+            name = scope_name(len(self.scopes))
+            self._scope_of[id(node)] = name
+            self.scopes[name] = node
+        return self._scope_of[id(node)]
+
+    def charge(self, counts: Counts, batch: int, nodes: Iterable[LayerNode]) -> None:
+        """Give every node of the tree ``nodes`` its own multiply-adds per example (of ``batch``).
+
+        A layer never called did no work of its own, unless work ran outside every called
+        layer: then it may have done that work (through a method other than its call),
+        so its count is unknown. A row for one of the model's own arrays counts 0: the
+        model's own code that uses it is no layer (as in torchinfo).
+        """
+        tree = [node for root in nodes for node in root._walk()]
+        rows = {id(node) for node in tree}
+        outside = [counts.get(None, 0)]  # the model's own call is no row
+        outside += [counts.get(name, 0) for name, node in self.scopes.items() if id(node) not in rows]
+        for node in tree:
+            node.mult_adds = 0 if node.array or all(work == 0 for work in outside) else None
+        for name, node in self.scopes.items():
+            node.mult_adds = per_example(counts.get(name, 0), batch)
 
     @contextlib.contextmanager
     def intercept(self, classes: Iterable[type]) -> Iterator[None]:
@@ -152,23 +200,33 @@ def is_function(value: Any) -> bool:
     return callable(value) and not isinstance(value, type) and not is_array(value)
 
 
-def abstract_call(fn: Callable[..., None], *trees: Any) -> None:
-    """Run ``fn(*trees)`` under ``jax.eval_shape``: arrays become shapes, nothing is computed.
+def abstract_call(
+    fn: Callable[..., None], *trees: Any, data: Callable[[int, Any], bool] = lambda tree, leaf: False
+) -> Counts:
+    """Trace ``fn(*trees)`` on shapes only (nothing is computed); the multiply-adds by layer scope.
 
-    Leaves that are not arrays (flags such as ``train=False``, functions) are passed as they are.
+    Leaves that are not arrays (flags such as ``train=False``, functions) are passed as
+    they are. ``data(index, leaf)`` tells whether an array leaf of ``trees[index]`` is the
+    data (the sample input) rather than a parameter or state.
     """
-    leaves, treedef = jax.tree_util.tree_flatten(trees)
+    leaves: list[Any] = []
+    owners: list[int] = []
+    treedefs = []
+    for index, tree in enumerate(trees):
+        tree_leaves, treedef = jax.tree_util.tree_flatten(tree)
+        leaves += tree_leaves
+        owners += [index] * len(tree_leaves)
+        treedefs.append((treedef, len(tree_leaves)))
     dynamic = [is_array(leaf) for leaf in leaves]
 
     def run(arrays: list[Any]) -> None:
         it = iter(arrays)
-        fn(
-            *jax.tree_util.tree_unflatten(
-                treedef, [next(it) if d else leaf for leaf, d in zip(leaves, dynamic)]
-            )
-        )
+        values = iter([next(it) if d else leaf for leaf, d in zip(leaves, dynamic)])
+        fn(*(jax.tree_util.tree_unflatten(tree, [next(values) for _ in range(n)]) for tree, n in treedefs))
 
-    jax.eval_shape(run, [leaf for leaf, d in zip(leaves, dynamic) if d])
+    arrays = [leaf for leaf, d in zip(leaves, dynamic) if d]
+    flags = [data(owner, leaf) for leaf, owner, d in zip(leaves, owners, dynamic) if d]
+    return count_mult_adds(jax.make_jaxpr(run)(arrays), flags)
 
 
 def count(shape: Iterable[int]) -> int:
@@ -182,8 +240,10 @@ __all__ = [
     "RecordedFunction",
     "abstract_call",
     "count",
+    "first_array",
     "first_shape",
     "is_array",
     "is_function",
     "layer_specs",
+    "leading_size",
 ]

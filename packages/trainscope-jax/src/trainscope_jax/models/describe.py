@@ -7,16 +7,14 @@ frameworks (a module of one of them means it is already imported); trainscope's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-
-import jax
 
 from trainscope import ModelSpec
 from trainscope_jax.models import equinox as eqx_models
 from trainscope_jax.models import linen as linen_models
 from trainscope_jax.models import nnx as nnx_models
-from trainscope_jax.models.calls import LayerNode, is_array, layer_specs
+from trainscope_jax.models import train_flops
+from trainscope_jax.models.calls import LayerNode, first_array, layer_specs
 from trainscope_jax.models.sequential import Sequential
 from trainscope_jax.models.specs import model_spec_from_params
 
@@ -37,13 +35,6 @@ def framework_of(model: Any) -> str | None:
     return None
 
 
-def _first_array(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-    for leaf in jax.tree_util.tree_leaves((args, dict(kwargs))):
-        if is_array(leaf):
-            return leaf
-    return None
-
-
 def model_spec(
     model: Any,
     *sample_args: Any,
@@ -58,16 +49,19 @@ def model_spec(
         any parameter pytree (described by :func:`model_spec_from_params`).
     :param sample_args: the model's inputs, as arrays or ``jax.ShapeDtypeStruct``: a batch
         for Flax (channels-last images), one example for Equinox (as its modules take it).
-        Only shapes are used: the pass runs under ``jax.eval_shape``.
+        Only shapes are used: the pass is traced, nothing is computed.
     :param name: the name printed; the model's class name by default.
     :param variables: a Linen module's variables (``{"params": ..., "batch_stats": ...}``).
     :param sample_kwargs: keyword arguments of the call (``train=False``).
 
     Layers come in call order, nested modules as children; each has its attribute
-    path as name, the framework's class name and arguments, and its output shape.
+    path as name, the framework's class name and arguments, its output shape, and the
+    multiply-adds of its own calls per example. ``train_flops_per_example`` comes from
+    XLA's cost analysis of the gradient of a loss on one example (None where the model
+    takes more than one input).
     """
     framework = framework_of(model)
-    sample = _first_array(sample_args, sample_kwargs)
+    sample = first_array(sample_args, dict(sample_kwargs))
     if framework == "trainscope":
         return _sequential_spec(model, sample, name)
     if framework is None:
@@ -81,10 +75,14 @@ def model_spec(
     nodes: list[LayerNode]
     if framework == "flax.nnx":
         nodes, itemsize = nnx_models.describe(model, sample_args, sample_kwargs)
+        flops = train_flops.nnx_train_flops(model, sample_args, sample_kwargs)
     elif framework == "flax.linen":
         nodes, itemsize = linen_models.describe(model, variables, sample_args, sample_kwargs)
+        module, bound_variables = linen_models.unbind(model, variables)
+        flops = train_flops.linen_train_flops(module, bound_variables, sample_args, sample_kwargs)
     else:
         nodes, itemsize = eqx_models.describe(model, sample_args, sample_kwargs)
+        flops = train_flops.equinox_train_flops(model, sample_args, sample_kwargs)
     batched = framework != "equinox"
     shape = tuple(int(d) for d in sample.shape)
     return ModelSpec(
@@ -93,6 +91,7 @@ def model_spec(
         layers=layer_specs(nodes),
         dtype_bytes=itemsize or sample.dtype.itemsize,
         batch_size=shape[0] if batched and shape else 1,
+        train_flops_per_example=flops,
     )
 
 

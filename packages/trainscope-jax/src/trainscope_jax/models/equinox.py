@@ -1,9 +1,9 @@
 """Equinox modules described from one abstract forward pass.
 
-Equinox modules are pytrees: the module is rebuilt from shapes inside
-``jax.eval_shape`` (so the caller's module is never touched), switched to inference
-mode, its fields walked in definition order, and called on one example while
-``__call__`` of every module class records. Functions used as layers (``jax.nn.relu``
+Equinox modules are pytrees: the module is rebuilt from shapes inside an abstract
+trace (so the caller's module is never touched), switched to inference mode, its
+fields walked in definition order, and called on one example while ``__call__`` of
+every module class records (and counts each layer's multiply-adds). Functions used as layers (``jax.nn.relu``
 in a list of layers, ``eqx.nn.Lambda``) are shown by name. Inexact arrays are
 trainable; other arrays, and the arrays of an ``eqx.nn.State`` passed to the call
 (batch statistics), are not.
@@ -117,7 +117,7 @@ class _Walker:
         if trainable and self.itemsize is None:
             self.itemsize = array.dtype.itemsize
         if node is self.root:  # the model's own arrays: one row each
-            node = node.add(LayerNode(name, "Array", text(tuple(array.shape))))
+            node = node.add(LayerNode(name, "Array", text(tuple(array.shape)), array=True))
         if trainable:
             node.trainable += count(array.shape)
         else:
@@ -139,7 +139,10 @@ class _Walker:
 def describe(
     model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> tuple[list[LayerNode], int | None]:
-    """The layer tree of an Equinox ``model`` called on one example, and its parameters' element size."""
+    """The layer tree of an Equinox ``model`` called on one example, and its parameters' element size.
+
+    Each node's multiply-adds are for that one example.
+    """
     import equinox as eqx
 
     recorder = CallRecorder(batched=False)
@@ -155,8 +158,12 @@ def describe(
         with recorder.intercept(walker.classes):
             model(*args, **kwargs)
 
-    abstract_call(run, model, args, dict(kwargs))
+    state_leaves = {id(leaf) for leaf in _state_leaves((args, kwargs))}
+    counts = abstract_call(
+        run, model, args, dict(kwargs), data=lambda tree, leaf: tree > 0 and id(leaf) not in state_leaves
+    )
     walker = found[0]
+    recorder.charge(counts, 1, walker.root.children)
     return walker.root.children, walker.itemsize
 
 
@@ -164,6 +171,14 @@ def _leaves(tree: Any) -> list[Any]:
     import equinox as eqx
 
     return jax.tree_util.tree_leaves(tree, is_leaf=lambda x: isinstance(x, eqx.nn.State))
+
+
+def _state_leaves(tree: Any) -> list[Any]:
+    """The arrays of every ``eqx.nn.State`` in ``tree`` (batch statistics: not the data)."""
+    import equinox as eqx
+
+    states = [leaf for leaf in _leaves(tree) if isinstance(leaf, eqx.nn.State)]
+    return jax.tree_util.tree_leaves(states)
 
 
 # -- arguments of Equinox's own layers --------------------------------------------------

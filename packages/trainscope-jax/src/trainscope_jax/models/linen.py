@@ -1,9 +1,10 @@
 """Flax Linen modules described from one abstract forward pass.
 
-The module is applied to its variables (or initialised from the sample) inside
-``jax.eval_shape`` while ``nn.intercept_methods`` records each submodule's first
-call, as Linen's own ``tabulate`` does. The ``params`` collection is trainable; the
-other collections (``batch_stats``, ...) are not; ``intermediates`` are not counted.
+The module is applied to its variables (or initialised from the sample) inside an
+abstract trace while ``nn.intercept_methods`` records each submodule's first call, as
+Linen's own ``tabulate`` does, and counts each submodule's multiply-adds. The
+``params`` collection is trainable; the other collections (``batch_stats``, ...) are
+not; ``intermediates`` are not counted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 import jax
 
 from trainscope_jax.models.arguments import Formatter, call_args, constructor_args, is_one, per_dim, text
-from trainscope_jax.models.calls import CallRecorder, LayerNode, abstract_call, count, is_array
+from trainscope_jax.models.calls import (
+    CallRecorder,
+    LayerNode,
+    abstract_call,
+    count,
+    is_array,
+    leading_size,
+)
 from trainscope_jax.models.modes import with_mode
 
 Path = tuple[str, ...]
@@ -56,7 +64,10 @@ def arrays_by_module(variables: Any) -> dict[Path, dict[str, dict[str, tuple[int
 def describe(
     module: Any, variables: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> tuple[list[LayerNode], int | None]:
-    """The layer tree of a Linen ``module`` applied to ``args``, and its parameters' element size."""
+    """The layer tree of a Linen ``module`` applied to ``args``, and its parameters' element size.
+
+    Each node's multiply-adds are per example of the batch ``args`` holds.
+    """
     import flax.linen as nn
 
     module, variables = unbind(module, variables)
@@ -92,7 +103,7 @@ def describe(
                 module.apply(variables, *args, rngs=rngs, mutable=True, **kwargs)
         result.append(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables))
 
-    abstract_call(run, keys, variables, args, dict(kwargs))
+    counts = abstract_call(run, keys, variables, args, dict(kwargs), data=lambda tree, leaf: tree > 1)
     arrays = arrays_by_module(result[0])
     for path, collections in arrays.items():
         node = node_for(path, "Params") if path else root
@@ -100,7 +111,9 @@ def describe(
             for collection, shapes in collections.items():
                 for key, shape in shapes.items():
                     row = root.add(
-                        LayerNode(key, "Param" if collection == "params" else collection, text(shape))
+                        LayerNode(
+                            key, "Param" if collection == "params" else collection, text(shape), array=True
+                        )
                     )
                     _count(row, collection, {key: shape})
             continue
@@ -110,6 +123,7 @@ def describe(
         params = arrays.get(path, {}).get("params", {})
         if path in modules:
             node.args = describe_args(modules[path], params)
+    recorder.charge(counts, leading_size(args, kwargs), root.children)
     params_leaves = [
         leaf for leaf in jax.tree_util.tree_leaves(result[0].get("params", {})) if is_array(leaf)
     ]

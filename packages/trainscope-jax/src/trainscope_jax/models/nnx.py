@@ -1,10 +1,11 @@
 """Flax NNX modules described from one abstract forward pass.
 
-The module is split into its graph and state, merged again inside ``jax.eval_shape``
+The module is split into its graph and state, merged again inside an abstract trace
 (so the caller's module is never touched), switched to evaluation mode, and called
 on the sample while ``__call__`` of every module class records (as ``nnx.tabulate``
-intercepts calls). ``Param`` variables are trainable; batch statistics and other
-variables are not; RNG state (keys and counters) is not counted.
+intercepts calls) and counts each layer's multiply-adds. ``Param`` variables are
+trainable; batch statistics and other variables are not; RNG state (keys and
+counters) is not counted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from trainscope_jax.models.calls import (
     abstract_call,
     count,
     is_function,
+    leading_size,
 )
 from trainscope_jax.models.modes import with_mode
 
@@ -180,7 +182,9 @@ class _Walker:
         if trainable and self.itemsize is None:
             self.itemsize = array.dtype.itemsize
         if node is self.root:  # the model's own arrays: one row each
-            node = node.add(LayerNode(name, variable_type(variable).__name__, text(tuple(array.shape))))
+            node = node.add(
+                LayerNode(name, variable_type(variable).__name__, text(tuple(array.shape)), array=True)
+            )
         if trainable:
             node.trainable += n
         else:
@@ -190,7 +194,10 @@ class _Walker:
 def describe(
     model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> tuple[list[LayerNode], int | None]:
-    """The layer tree of an NNX ``model`` called on ``args``/``kwargs``, and its parameters' element size."""
+    """The layer tree of an NNX ``model`` called on ``args``/``kwargs``, and its parameters' element size.
+
+    Each node's multiply-adds are per example of the batch ``args`` holds.
+    """
     from flax import nnx
 
     graphdef, state = nnx.split(model)
@@ -207,8 +214,9 @@ def describe(
         with recorder.intercept(walker.classes):
             merged(*args, **kwargs)
 
-    abstract_call(run, state, args, dict(kwargs))
+    counts = abstract_call(run, state, args, dict(kwargs), data=lambda tree, leaf: tree > 0)
     walker = found[0]
+    recorder.charge(counts, leading_size(args, kwargs), walker.root.children)
     return walker.root.children, walker.itemsize
 
 

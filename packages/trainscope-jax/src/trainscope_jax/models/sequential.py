@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from trainscope import LayerSpec, ModelSpec
+from trainscope_jax.models.costs import function_mult_adds
 from trainscope_jax.models.layers import Flatten, Layer, LayerParams, Shape, Softmax, _chw
 
 Params = dict[str, LayerParams]
@@ -69,6 +70,7 @@ class Sequential:
         self.input_shape: Shape = tuple(int(d) for d in input_shape)
         self.name = name
         self._counts: list[tuple[int, int]] = []
+        self._mult_adds: list[int | None] = []
         self._internal_shapes = self._infer_shapes()
 
     # -- structure -------------------------------------------------------------
@@ -77,6 +79,14 @@ class Sequential:
     def ends_in_softmax(self) -> bool:
         """Whether the last layer is a Softmax (training then uses the logits before it)."""
         return isinstance(self.layers[-1][1], Softmax)
+
+    @functools.cached_property
+    def train_flops_per_example(self) -> float | None:
+        """FLOPs of the forward and backward pass of one example (XLA's cost analysis of the loss
+        gradient, lowered once for the CPU), or None where XLA reports none."""
+        from trainscope_jax.models.train_flops import sequential_train_flops
+
+        return sequential_train_flops(self)
 
     @property
     def output_shape(self) -> Shape:
@@ -88,15 +98,19 @@ class Sequential:
         return (s[1], s[2], s[0]) if len(s) == 3 else s
 
     def _infer_shapes(self) -> list[Shape]:
-        """Output shape (internal layout) and parameter counts of every layer, checking that they fit."""
+        """Output shape (internal layout), parameter counts and multiply-adds of every layer for
+        one example, checking that the layers fit together."""
         x = jax.ShapeDtypeStruct((1, *self._internal_input_shape()), jnp.float32)
         shapes: list[Shape] = []
         for name, layer in self.layers:
             shape = tuple(x.shape[1:])
             try:
                 params, state = _abstract_variables(layer, shape)
-                x, _ = jax.eval_shape(layer.apply, params, state, x)
+                mult_adds, (x, _) = function_mult_adds(
+                    lambda x, p, s, layer=layer: layer.apply(p, s, x), x, params, state
+                )
                 self._counts.append((_count(params), _count(state)))
+                self._mult_adds.append(mult_adds)
             except (ValueError, TypeError) as exc:
                 raise ValueError(
                     f"layer {name!r} ({layer!r}) cannot take input {_chw(shape)}: {exc}"
@@ -146,10 +160,11 @@ class Sequential:
     # -- description -----------------------------------------------------------
 
     def spec(self, name: str | None = None, *, batch_size: int = 1, dtype_bytes: int = 4) -> ModelSpec:
-        """A ``ModelSpec`` for the architecture printer: arguments, output shapes, parameter counts."""
+        """A ``ModelSpec`` for the architecture printer: arguments, output shapes, parameter counts,
+        multiply-adds per layer and training FLOPs per example."""
         layer_specs = []
-        for (layer_name, layer), out_shape, (trainable, frozen) in zip(
-            self.layers, self._internal_shapes, self._counts
+        for (layer_name, layer), out_shape, (trainable, frozen), mult_adds in zip(
+            self.layers, self._internal_shapes, self._counts, self._mult_adds
         ):
             layer_specs.append(
                 LayerSpec(
@@ -159,6 +174,7 @@ class Sequential:
                     params=trainable + frozen,
                     trainable_params=trainable,
                     output_shape=_chw(out_shape),
+                    mult_adds=mult_adds,
                 )
             )
         return ModelSpec(
@@ -167,6 +183,7 @@ class Sequential:
             layers=layer_specs,
             dtype_bytes=dtype_bytes,
             batch_size=batch_size,
+            train_flops_per_example=self.train_flops_per_example,
         )
 
     def __repr__(self) -> str:
