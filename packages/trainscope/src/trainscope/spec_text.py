@@ -24,6 +24,8 @@ def plain_architecture(run_name: str, spec: ModelSpec) -> str:
         f"Trainable parameters: {spec.trainable_params:,}",
         f"Non-trainable parameters: {spec.non_trainable_params:,}",
     ]
+    if spec.total_mult_adds is not None:
+        lines.append(f"Total mult-adds: {spec.total_mult_adds:,}")
     return "\n".join(lines)
 
 
