@@ -14,12 +14,13 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import numpy as np
 
 from trainscope import LayerSpec
+from trainscope_jax.models.arguments import function_args, function_name
 from trainscope_jax.models.costs import Counts, count_mult_adds, per_example, scope_name
 
 
@@ -193,6 +194,40 @@ class RecordedFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.recorder.call(self, self.node, self.fn, *args, **kwargs)
+
+
+class MemberWalker(Protocol):
+    """A framework's walk over a module's members (see ``walk_container``)."""
+
+    recorder: CallRecorder
+
+    def member(self, node: LayerNode, name: str, value: Any, *, in_container: bool, user: bool) -> Any: ...
+
+
+def walk_container(
+    walker: MemberWalker, node: LayerNode, name: str, value: Any, *, in_container: bool, user: bool
+) -> Any:
+    """Walk a list, tuple or dict member item by item (``name.0``, ``name.key``), and record a
+    function found in one (or set by the user's own code) as a layer; returns what should
+    replace ``value`` (the container with recording wrappers, or ``value`` itself)."""
+    if type(value) in (list, tuple):
+        items = [
+            walker.member(node, f"{name}.{i}", item, in_container=True, user=user)
+            for i, item in enumerate(value)
+        ]
+        if any(new is not old for new, old in zip(items, value)):
+            return type(value)(items)
+    elif type(value) is dict:
+        entries = {
+            k: walker.member(node, f"{name}.{k}", item, in_container=True, user=user)
+            for k, item in value.items()
+        }
+        if any(entries[k] is not value[k] for k in value):
+            return entries
+    elif is_function(value) and (in_container or user):
+        child = node.add(LayerNode(name, function_name(value), function_args(value)))
+        return RecordedFunction(value, child, walker.recorder)
+    return value
 
 
 def is_function(value: Any) -> bool:

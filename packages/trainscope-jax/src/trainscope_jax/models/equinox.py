@@ -30,11 +30,10 @@ from trainscope_jax.models.arguments import (
 from trainscope_jax.models.calls import (
     CallRecorder,
     LayerNode,
-    RecordedFunction,
     abstract_call,
     count,
     is_array,
-    is_function,
+    walk_container,
 )
 from trainscope_jax.models.modes import with_mode
 
@@ -94,23 +93,8 @@ class _Walker:
             self.seen.add(id(value))
             kind, args = describe_layer(value)
             self.module(value, node.add(LayerNode(name, kind, args)))
-        elif type(value) in (list, tuple):
-            items = [
-                self.member(node, f"{name}.{i}", item, in_container=True, user=user)
-                for i, item in enumerate(value)
-            ]
-            if any(new is not old for new, old in zip(items, value)):
-                return type(value)(items)
-        elif type(value) is dict:
-            entries = {
-                k: self.member(node, f"{name}.{k}", item, in_container=True, user=user)
-                for k, item in value.items()
-            }
-            if any(entries[k] is not value[k] for k in value):
-                return entries
-        elif is_function(value) and (in_container or user):
-            child = node.add(LayerNode(name, function_name(value), function_args(value)))
-            return RecordedFunction(value, child, self.recorder)
+        else:
+            return walk_container(self, node, name, value, in_container=in_container, user=user)
         return value
 
     def array(self, node: LayerNode, name: str, array: Any, *, trainable: bool) -> None:

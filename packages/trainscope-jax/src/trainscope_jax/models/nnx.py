@@ -18,8 +18,6 @@ from trainscope_jax.models.arguments import (
     Formatter,
     call_args,
     constructor_args,
-    function_args,
-    function_name,
     is_one,
     per_dim,
     text,
@@ -27,11 +25,10 @@ from trainscope_jax.models.arguments import (
 from trainscope_jax.models.calls import (
     CallRecorder,
     LayerNode,
-    RecordedFunction,
     abstract_call,
     count,
-    is_function,
     leading_size,
+    walk_container,
 )
 from trainscope_jax.models.modes import with_mode
 
@@ -154,23 +151,8 @@ class _Walker:
         elif isinstance(value, nnx.Module):
             self.seen.add(id(value))
             self.module(value, node.add(LayerNode(name, type(value).__name__, describe_args(value))))
-        elif type(value) in (list, tuple):
-            items = [
-                self.member(node, f"{name}.{i}", item, in_container=True, user=user)
-                for i, item in enumerate(value)
-            ]
-            if any(new is not old for new, old in zip(items, value)):
-                return type(value)(items)
-        elif type(value) is dict:
-            entries = {
-                k: self.member(node, f"{name}.{k}", item, in_container=True, user=user)
-                for k, item in value.items()
-            }
-            if any(entries[k] is not value[k] for k in value):
-                return entries
-        elif is_function(value) and (in_container or user):
-            child = node.add(LayerNode(name, function_name(value), function_args(value)))
-            return RecordedFunction(value, child, self.recorder)
+        else:
+            return walk_container(self, node, name, value, in_container=in_container, user=user)
         return value
 
     def variable(self, node: LayerNode, name: str, variable: Any) -> None:
