@@ -295,6 +295,20 @@ class RunningMeans:
             self._sums[name] = self._sums.get(name, 0.0) + total
             self._counts[name] = self._counts.get(name, 0.0) + count
 
+    def snapshot(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The sums and counts so far, for :meth:`means_since`."""
+        return dict(self._sums), dict(self._counts)
+
+    def means_since(self, snapshot: tuple[dict[str, float], dict[str, float]]) -> dict[str, float]:
+        """The means of what was added after ``snapshot`` was taken (metrics with no new step left out)."""
+        sums, counts = snapshot
+        means: dict[str, float] = {}
+        for key, total in self._sums.items():
+            count = self._counts[key] - counts.get(key, 0.0)
+            if count:
+                means[key] = (total - sums.get(key, 0.0)) / count
+        return means
+
     def means(self) -> dict[str, float]:
         """The mean of each metric (NaN for a metric whose steps all weighed 0)."""
         counts = self._counts

@@ -148,8 +148,8 @@ class TrainingSession:
         self._train_t0 = 0.0
         self._means = RunningMeans()
         self._train_means = RunningMeans()
-        self._interval_means = RunningMeans()
-        """Training means since the last evaluation (for ``trainscope_evaluation_end``)."""
+        self._interval_start_means = RunningMeans().snapshot()
+        """The training phase's sums and counts at the last evaluation (for ``trainscope_evaluation_end``)."""
         self._interval_t0 = 0.0
         self._results: dict[PhaseName, Mapping[str, Any]] = {}
         """Exact results handed with :meth:`report_results`, converted when they are used."""
@@ -383,7 +383,7 @@ class TrainingSession:
         self._train = self._phase
         self._train_t0 = self._phase_t0
         self._train_means = self._means
-        self._interval_means = RunningMeans()
+        self._interval_start_means = self._train_means.snapshot()
         self._interval_results = None
         self._interval_start = (0, 0, 0.0)
         self._results.pop("train", None)
@@ -458,7 +458,11 @@ class TrainingSession:
         assert train is not None
         now = _monotonic()
         interval = self._interval_results
-        train_means = convert_results(interval) if interval is not None else self._interval_means.means()
+        train_means = (
+            convert_results(interval)
+            if interval is not None
+            else self._train_means.means_since(self._interval_start_means)
+        )
         steps0, examples0, elapsed0 = self._interval_start
         self._interval_start = (train.steps, train.examples, train.elapsed)
         summary = EvaluationSummary(
@@ -474,7 +478,7 @@ class TrainingSession:
             else None,
             duration=now - self._interval_t0,
         )
-        self._interval_means = RunningMeans()
+        self._interval_start_means = self._train_means.snapshot()
         self._interval_results = None
         self._interval_t0 = now
         self.plugin_manager.evaluation_end(self.run, summary)
@@ -633,7 +637,7 @@ class TrainingSession:
     def _buffer_step(
         self, step: int, loss: Any, accuracy: Any, batch_size: int | None, metrics: dict[str, Any]
     ) -> None:
-        if type(step) is not int or not _MIN_STEP <= step <= INT64_MAX:
+        if type(step) is not int:  # the range of an int is checked in bulk, when the batch is taken
             step = _as_step(step)
         fast = FAST_VALUE_TYPES
         if metrics or type(loss) not in fast or type(accuracy) not in fast:
@@ -676,10 +680,27 @@ class TrainingSession:
             return
         phase = self._phase
         assert phase is not None
+        steps = buffer.steps
+        if max(steps) > INT64_MAX or min(steps) < _MIN_STEP:
+            self._refuse_step(phase, buffer, known)
         if count == len(buffer):
             taken, self._buffer = buffer, StepBuffer()
         else:
             taken = buffer.split(count)
+        self._report(phase, taken, known[:count] if known is not None else None)
+
+    def _refuse_step(self, phase: PhaseInfo, buffer: StepBuffer, known: list[float] | None) -> None:
+        """Report the steps before the first one beyond 64 bits, drop that one, and raise."""
+        bad = next(i for i, step in enumerate(buffer.steps) if not _MIN_STEP <= step <= INT64_MAX)
+        step = buffer.steps[bad]
+        if bad:
+            self._report(phase, buffer.split(bad), known[:bad] if known is not None else None)
+        buffer.split(1)
+        raise ValueError(f"step must fit in 64 bits (below 2**63), got {step}")
+
+    def _report(self, phase: PhaseInfo, taken: StepBuffer, known: list[float] | None) -> None:
+        """Convert ``taken`` in one batch, update the phase, and hand the records to the reporters."""
+        count = len(taken)
         records, error = convert_buffer(taken, self._clock_offset, known)
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
@@ -688,8 +709,6 @@ class TrainingSession:
             phase.examples += sum(weights)
         self._saw_device = self._saw_device or known is not None
         self._means.add(records.metrics, weights)
-        if phase is self._train:
-            self._interval_means.add(records.metrics, weights)
         phase.metrics = self._means.means()
         phase.step = records.steps[-1]
         phase.steps += count
