@@ -136,9 +136,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         label = "no reporter, JAX 0-d arrays as values"
         print(f"  {label:<40} {statistics.median(jax_times) * 1e6:7.3f} us/step")
 
-    in_steps = [run_in_steps(reporters, 100_000, 1_000) for _ in range(args.rounds)]
-    in_epochs = [run_steps(reporters, 100_000) / 100_000 for _ in range(args.rounds)]
-    print("Every reporter, 100,000 training steps (per step reported, validation steps included):")
+    local = [name for name in reporters if name != "mlflow"]  # MLflow's pace is its store's
+    in_steps = [run_in_steps(local, 100_000, 1_000) for _ in range(args.rounds)]
+    in_epochs = [run_steps(local, 100_000) / 100_000 for _ in range(args.rounds)]
+    print(f"{', '.join(local)}: 100,000 training steps (per step reported, validation steps included):")
     print(f"  {'one epoch, no validation':<40} {statistics.median(in_epochs) * 1e6:7.3f} us/step")
     label = "in steps, 10 validation steps every 1,000"
     print(f"  {label:<40} {statistics.median(in_steps) * 1e6:7.3f} us/step")
