@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, and print its figures.
 
-hatch run bench [overhead] [training] [frameworks]
+hatch run bench [overhead] [training] [frameworks] [scale]
 hatch run bench compare --base REF   (the per-step cost of REF and the working tree, side by side)
 """
 
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "overhead": HERE / "overhead.py",
     "training": HERE / "training.py",
     "frameworks": HERE / "frameworks.py",
+    "scale": HERE / "scale.py",
 }
 WITH_ARGUMENTS = {"compare": HERE / "compare.py"}
 """Benchmarks that take their own arguments, run one at a time and never by default."""

@@ -1,6 +1,9 @@
 """``trainscope train``: train a model on the embedded digits or an image folder.
 
 JAX is imported only when the command runs, so other ``trainscope`` commands stay fast.
+Training is data parallel over every local device (``--devices`` for fewer); with
+``--coordinator``/``--num-processes``/``--process-id`` or ``--distributed`` several
+processes train one run (``jax.distributed``) and process 0 reports it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from trainscope.values import INT64_MAX
 
 if TYPE_CHECKING:
     from trainscope_jax.data.datasets import Dataset
+    from trainscope_jax.training.trainer import ModelTrainer
 
 MODEL_CHOICES = ("catdog-cnn", "digits-cnn", "mlp")
 """Same as ``trainscope_jax.models.zoo.MODEL_NAMES`` (kept here so ``--help`` does not import JAX)."""
@@ -80,6 +84,51 @@ class ImageSize(click.ParamType):  # type: ignore[type-arg]
         if len(sizes) != 2 or min(sizes) < 1:
             self.fail(f"expected HEIGHTxWIDTH such as 32x32, got {value!r}", param, ctx)
         return sizes[0], sizes[1]
+
+
+def start_processes(
+    coordinator: str | None, num_processes: int | None, process_id: int | None, detect: bool
+) -> None:
+    """Join the multi-process run the options describe (``jax.distributed``); nothing without them."""
+    given = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
+    if not detect and all(value is None for value in given.values()):
+        return
+    missing = [name for name, value in given.items() if value is None]
+    if not detect and missing:
+        raise click.BadParameter(
+            f"several processes need --coordinator, --num-processes and --process-id together "
+            f"(missing {', '.join(missing)}), or --distributed on a cluster JAX detects (SLURM, Open MPI)",
+            param_hint=missing[0],
+        )
+    from trainscope_jax.training.distributed import (
+        DistributedError,
+        check_coordinator,
+        initialize_distributed,
+    )
+
+    if coordinator is not None:
+        try:
+            check_coordinator(coordinator)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--coordinator") from None
+    if process_id is not None and num_processes is not None and process_id >= num_processes:
+        raise click.BadParameter(
+            f"{process_id} is not one of 0..{num_processes - 1}: number the {num_processes} processes from 0",
+            param_hint="--process-id",
+        )
+    try:
+        initialize_distributed(coordinator, num_processes, process_id)
+    except DistributedError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def devices_text(trainer: ModelTrainer) -> str:
+    """What trained: ``cpu``, ``4 x cpu``, ``4 x cpu in 2 processes``."""
+    parallel, device = trainer.parallel, trainer.device_choice.device
+    if parallel.size == 1:
+        return device
+    processes = f" in {parallel.process_count} processes" if parallel.multi_process else ""
+    return f"{parallel.size} x {device}{processes}"
 
 
 def load_data(
@@ -180,6 +229,26 @@ def load_data(
     show_default=True,
     help="Fraction held out for validation when the folder has no validation/.",
 )
+@click.option(
+    "--devices",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local devices to train on, data parallel (per process)  [default: all of the platform's]",
+)
+@click.option(
+    "--coordinator",
+    metavar="HOST:PORT",
+    default=None,
+    help="Process 0's address and a free port: several processes train one run (jax.distributed).",
+)
+@click.option("--num-processes", type=click.IntRange(min=1), default=None, help="How many processes.")
+@click.option("--process-id", type=click.IntRange(min=0), default=None, help="This process: 0 to N-1.")
+@click.option(
+    "--distributed",
+    "detect",
+    is_flag=True,
+    help="Join a multi-process run JAX detects (SLURM, Open MPI) without the three options above.",
+)
 @click.pass_context
 def train_command(
     ctx: click.Context,
@@ -193,8 +262,53 @@ def train_command(
     seed: int,
     image_size: tuple[int, int] | None,
     validation_split: float,
+    devices: int | None,
+    coordinator: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    detect: bool,
 ) -> None:
     """Train a model with every enabled reporter (defaults: digits-cnn on the embedded digits)."""
+    start_processes(coordinator, num_processes, process_id, detect)  # before anything touches a device
+    try:
+        _train(
+            ctx,
+            model_name,
+            data,
+            epochs,
+            batch_size,
+            lr,
+            optimizer,
+            platform,
+            seed,
+            image_size,
+            validation_split,
+            devices,
+        )
+    except click.exceptions.Exit:
+        raise
+    except BaseException as exc:
+        from trainscope_jax.training.peers import report_failure
+
+        report_failure(exc)  # with several processes: the others stop too instead of waiting
+        raise
+
+
+def _train(
+    ctx: click.Context,
+    model_name: str,
+    data: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    optimizer: str,
+    platform: str | None,
+    seed: int,
+    image_size: tuple[int, int] | None,
+    validation_split: float,
+    devices: int | None,
+) -> None:
+    """The command's work once this process has joined the run's processes (if any)."""
     from trainscope_jax.data.datasets import DataError
     from trainscope_jax.devices.selection import DeviceSelectionError, select_device
 
@@ -204,6 +318,7 @@ def train_command(
         raise click.ClickException(str(exc)) from None
 
     from trainscope_jax.models.zoo import create_model
+    from trainscope_jax.training.sharding import BatchSizeError, DeviceCountError
     from trainscope_jax.training.trainer import ModelTrainer, TrainerConfig
 
     try:
@@ -216,7 +331,12 @@ def train_command(
         raise click.BadParameter(str(exc), param_hint="--model") from None
 
     config = TrainerConfig(
-        batch_size=batch_size, learning_rate=lr, optimizer=optimizer, seed=seed, platform=platform
+        batch_size=batch_size,
+        learning_rate=lr,
+        optimizer=optimizer,
+        seed=seed,
+        platform=platform,
+        devices=devices,
     )
     plugin_manager = ctx.obj.plugin_manager if isinstance(ctx.obj, CliContext) else None
     if plugin_manager is None:
@@ -225,12 +345,20 @@ def train_command(
     plugin_manager.register(observer, name="train-command")
     started = time.monotonic()
     try:
-        with ModelTrainer(model, config) as trainer:
+        trainer = ModelTrainer(model, config)
+    except BatchSizeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--batch-size") from None
+    except DeviceCountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--devices") from None
+    try:
+        with trainer:
             history = trainer.fit(train, validation, epochs, plugin_manager=plugin_manager)
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc).capitalize()
         logged = observer.log_path()
         where = f"the run is logged as interrupted in {logged}" if logged else "no run log was written"
+        if trainer.parallel.process_index:
+            where = "process 0 logs the run"
         click.echo(f"\n{cause}: training stopped ({where}).", err=True)
         ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum)
     except DataError as exc:
@@ -242,9 +370,11 @@ def train_command(
             f"the model does not fit in the memory of {choice.device} at batch size {batch_size}: "
             "reduce --batch-size (or --image-size), or choose a smaller --model"
         ) from None
+    if trainer.parallel.process_index:
+        return  # process 0 reports the run
     last = history.last
     click.echo(
-        f"Trained {model.name} on {choice.device} for {epochs} epoch{'s' if epochs > 1 else ''} "
+        f"Trained {model.name} on {devices_text(trainer)} for {epochs} epoch{'s' if epochs > 1 else ''} "
         f"in {time.monotonic() - started:.1f} s: validation accuracy {last.validation_accuracy or 0:.2%}, "
         f"loss {last.validation_loss or 0:.4f}"
     )
@@ -252,4 +382,4 @@ def train_command(
         click.echo(f"Run log: {logged}  (trainscope log {logged})")
 
 
-__all__ = ["ImageSize", "load_data", "train_command"]
+__all__ = ["ImageSize", "devices_text", "load_data", "start_processes", "train_command"]

@@ -64,6 +64,7 @@ def run_start(run: RunInfo) -> dict[str, Any]:
         "epochs": run.epochs,
         "steps_per_epoch": run.steps_per_epoch,
         "total_steps": run.total_steps,
+        "process_count": run.process_count,
         "validation_steps": run.validation_steps,
         "config": run.config,
         "model": model_summary(run.model),

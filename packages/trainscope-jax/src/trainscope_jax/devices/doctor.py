@@ -1,7 +1,8 @@
 """``trainscope doctor``: versions, devices, the device ``auto`` picks, and known problems.
 
 Every platform is started in a probe subprocess, so a broken plugin cannot take
-the doctor down with it.
+the doctor down with it. It also says how many devices training splits each batch
+across, and whether JAX detects a cluster to run several processes on.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ class DoctorReport:
     error: str | None
     """Why the request cannot work; None when it can."""
     problems: tuple[KnownProblem, ...]
+    cluster: str | None = None
+    """The cluster JAX detects (``SlurmCluster``, ``OmpiCluster``, ...), or None."""
+
+    @property
+    def device_count(self) -> int:
+        """How many devices of the chosen platform training uses (every one, by default)."""
+        if self.choice is None:
+            return 0
+        started = [probe for probe in self.probes if probe.ok and probe.platform == self.choice.platform]
+        return len(started[0].devices) if started else 1
 
     @property
     def ok(self) -> bool:
@@ -78,6 +89,8 @@ class DoctorReport:
             selection += [("device", [self.choice.device]), ("reason", [self.choice.reason])]
             if self.choice.fallback_from:
                 selection.append(("fallback from", [self.choice.fallback_from]))
+            selection.append(("devices used", [_devices_used(self.device_count, self.choice.device)]))
+            selection.append(("processes", [_processes(self.cluster)]))
         else:
             selection.append(("cannot work", [self.error or ""]))
         out += _rows(selection)
@@ -96,6 +109,8 @@ class DoctorReport:
             "requested": self.requested,
             "platforms": [asdict(probe) for probe in self.probes],
             "choice": asdict(self.choice) if self.choice is not None else None,
+            "device_count": self.device_count,
+            "cluster": self.cluster,
             "error": self.error,
             "problems": [asdict(problem) for problem in self.problems],
             "ok": self.ok,
@@ -139,7 +154,29 @@ def diagnose(
         choice=choice,
         error=error,
         problems=tuple(known_problems(installation)),
+        cluster=_cluster(installation),
     )
+
+
+def _cluster(installation: Installation) -> str | None:
+    if not installation.jax_version:
+        return None
+    from trainscope_jax.training.distributed import detected_cluster
+
+    return detected_cluster()
+
+
+def _devices_used(count: int, device: str) -> str:
+    if count == 1:
+        return f"1 ({device})"
+    return f"{count} x {device}: each batch is split across them (trainscope train --devices N for fewer)"
+
+
+def _processes(cluster: str | None) -> str:
+    if cluster is not None:
+        name = cluster.removesuffix("Cluster")
+        return f"{name} detected: trainscope train --distributed joins its processes into one run"
+    return "1 (several: trainscope train --coordinator HOST:PORT --num-processes N --process-id I)"
 
 
 def _devices_text(probe: ProbeResult) -> str:

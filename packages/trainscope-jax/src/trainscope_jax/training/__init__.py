@@ -1,10 +1,14 @@
 """Training: ``ModelTrainer`` and its jitted steps (trainer), batching and prefetch to the
-device (batching), and the optimizers by name (optimizers)."""
+device (batching), the optimizers by name (optimizers), data parallelism over devices
+(sharding), several processes (distributed) and ending them together (peers)."""
 
 from __future__ import annotations
 
 from trainscope_jax.training.batching import BatchLoader, prefetch_to_device
+from trainscope_jax.training.distributed import DistributedError, ProcessInfo, initialize_distributed
 from trainscope_jax.training.optimizers import OPTIMIZER_NAMES, make_optimizer
+from trainscope_jax.training.peers import PeerFailure, PeerWatch, report_failure, watch_peers
+from trainscope_jax.training.sharding import BatchSizeError, DataParallel, DeviceCountError, data_parallel
 from trainscope_jax.training.trainer import (
     EpochResult,
     FitHistory,
@@ -17,12 +21,23 @@ from trainscope_jax.training.trainer import (
 __all__ = [
     "OPTIMIZER_NAMES",
     "BatchLoader",
+    "BatchSizeError",
+    "DataParallel",
+    "DeviceCountError",
+    "DistributedError",
     "EpochResult",
     "FitHistory",
     "ModelTrainer",
+    "PeerFailure",
+    "PeerWatch",
+    "ProcessInfo",
     "StepResult",
     "TrainState",
     "TrainerConfig",
+    "data_parallel",
+    "initialize_distributed",
     "make_optimizer",
     "prefetch_to_device",
+    "report_failure",
+    "watch_peers",
 ]

@@ -1,4 +1,7 @@
-"""Batches: shuffled by seed, evaluation batches with a mask, prefetching to the device."""
+"""Batches: shuffled by seed, evaluation batches with a mask, prefetching to the device.
+
+With several processes each reads only its own ``rows`` of every global batch.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +26,19 @@ class BatchLoader:
 
     The last partial batch of an epoch is dropped (every batch has the same shape,
     so the step compiles once); shuffling puts every example in some epoch's batches.
+    ``rows``: only these rows of each batch are read (one process's share of a global
+    batch; every process shuffles alike from the same ``seed``).
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rows: slice | None = None,
+    ) -> None:
         if batch_size < 1:
             raise DataError(f"batch size must be at least 1, got {batch_size}")
         if len(dataset) < batch_size:
@@ -34,6 +47,7 @@ class BatchLoader:
                 "use a smaller batch size or more data"
             )
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
+        self.rows = slice(0, batch_size) if rows is None else rows
 
     def __len__(self) -> int:
         return len(self.dataset) // self.batch_size
@@ -43,7 +57,7 @@ class BatchLoader:
         n = len(self.dataset)
         order = np.random.default_rng((self.seed, epoch)).permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self.dataset.get_batch(order[start : start + self.batch_size])
+            yield self.dataset.get_batch(order[start : start + self.batch_size][self.rows])
 
 
 def evaluation_batches(dataset: Dataset, batch_size: int) -> list[NDArray[np.intp]]:
@@ -53,46 +67,68 @@ def evaluation_batches(dataset: Dataset, batch_size: int) -> list[NDArray[np.int
     return [part.astype(np.intp) for part in np.array_split(np.arange(n), count)]
 
 
-def padded_batch(dataset: Dataset, indices: NDArray[np.intp], size: int) -> EvalBatch:
-    """The batch at ``indices`` padded to ``size`` examples, with a mask of the real ones."""
-    images, labels = dataset.get_batch(indices)
-    pad = size - len(indices)
-    mask = np.ones(size, dtype=np.bool_)
+def padded_batch(
+    dataset: Dataset, indices: NDArray[np.intp], size: int, rows: slice | None = None
+) -> EvalBatch:
+    """The batch at ``indices`` padded to ``size`` examples, with a mask of the real ones.
+
+    ``rows``: only these rows of the padded batch (one process's share), read alone.
+    """
+    rows = slice(0, size) if rows is None else rows
+    start, stop, _ = rows.indices(size)
+    real = indices[start:stop]
+    if len(real):
+        images, labels = dataset.get_batch(real)
+    else:  # this process's rows are all padding
+        images = np.zeros((0, *dataset.input_shape), np.float32)
+        labels = np.zeros(0, np.int32)
+    pad = (stop - start) - len(real)
+    mask = np.ones(stop - start, dtype=np.bool_)
     if pad:
         images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
         labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
-        mask[len(indices) :] = False
+        mask[len(real) :] = False
     return images, labels, mask
 
 
-def prefetch_to_device(
-    batches: Iterable[tuple[Any, ...]],
-    *,
-    size: int = 2,
-    device: jax.Device | None = None,
-    background: bool = False,
-    transfer: bool = True,
-) -> Generator[tuple[Any, ...], None, None]:
-    """Yield ``batches`` already copied to ``device``, ``size`` batches ahead.
-
-    ``background=True`` reads the batches (decoding, augmenting) on a thread, so
-    host-side data work overlaps the device's work on earlier steps.
-    ``transfer=False`` yields the host arrays as they are (on the CPU, a jitted
-    function takes NumPy arrays without the cost of a separate ``device_put``).
-    """
-    put = (lambda batch: jax.device_put(batch, device)) if transfer else _identity
-    if background:
-        return _background(batches, size, put)
-    if not transfer:
-        return (batch for batch in batches)
-    return _lookahead(batches, size, put)
+Put = Callable[[tuple[Any, ...]], tuple[Any, ...]]
 
 
 def _identity(batch: tuple[Any, ...]) -> tuple[Any, ...]:
     return batch
 
 
-Put = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+def prefetch_to_device(
+    batches: Iterable[tuple[Any, ...]],
+    *,
+    size: int = 2,
+    device: jax.Device | jax.sharding.Sharding | None = None,
+    background: bool = False,
+    transfer: bool = True,
+) -> Generator[tuple[Any, ...], None, None]:
+    """Yield ``batches`` already copied to ``device``, ``size`` batches ahead.
+
+    ``device`` may be a sharding: each array is then split across its devices; one that
+    spans other processes' devices makes global arrays from this process's rows
+    (``jax.make_array_from_process_local_data``).
+    ``background=True`` reads the batches (decoding, augmenting) on a thread, so
+    host-side data work overlaps the device's work on earlier steps.
+    ``transfer=False`` yields the host arrays as they are (on the CPU, a jitted
+    function takes NumPy arrays without the cost of a separate ``device_put``).
+    """
+    put: Put = _identity
+    if transfer and isinstance(device, jax.sharding.Sharding) and not device.is_fully_addressable:
+        sharding = device
+        put = lambda batch: tuple(  # noqa: E731
+            jax.make_array_from_process_local_data(sharding, array) for array in batch
+        )
+    elif transfer:
+        put = lambda batch: jax.device_put(batch, device)  # noqa: E731
+    if background:
+        return _background(batches, size, put)
+    if not transfer:
+        return (batch for batch in batches)
+    return _lookahead(batches, size, put)
 
 
 def _lookahead(

@@ -2,6 +2,8 @@
 
 The model is any that ``trainscope_jax.training.adapters`` turns into pure
 functions: trainscope's ``Sequential``, a Flax NNX or Linen module, an Equinox module.
+Training is data parallel over every local device by default (``sharding``), and over
+every process's devices when ``jax.distributed`` is initialized.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ from trainscope_jax.devices.selection import DeviceChoice, check_dtype_supported
 from trainscope_jax.models.sequential import Params
 from trainscope_jax.training.adapters import ModelAdapter, adapt
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
+from trainscope_jax.training.distributed import cpu_collectives
 from trainscope_jax.training.optimizers import OPTIMIZER_NAMES, make_optimizer
+from trainscope_jax.training.peers import watch_peers
+from trainscope_jax.training.sharding import DataParallel, data_parallel
 
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
 
@@ -46,7 +51,8 @@ class TrainerConfig:
     """Hyper-parameters and device of a :class:`ModelTrainer`.
 
     ``platform``: ``auto``, ``metal``, ``gpu`` or ``cpu`` (None reads ``TRAINSCOPE_PLATFORM``).
-    ``weight_decay`` applies to ``adamw``, ``momentum`` to ``sgd``.
+    ``weight_decay`` applies to ``adamw``, ``momentum`` to ``sgd``. ``batch_size`` is the
+    global batch: split across the devices, so it must be a multiple of their number.
     """
 
     batch_size: int = 32
@@ -61,6 +67,8 @@ class TrainerConfig:
     refresh_interval: float = 0.1
     prefetch_thread: bool | None = None
     """Read batches of data sets not in memory on a background thread; None: only off the CPU."""
+    devices: int | None = None
+    """Local devices to train on, data parallel (per process); None: every local device."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -73,6 +81,10 @@ class TrainerConfig:
             )
         if self.dtype not in _DTYPES:
             raise ValueError(f"unsupported dtype {self.dtype!r}; choose one of: {', '.join(_DTYPES)}")
+        if self.devices is not None and self.devices < 1:
+            raise ValueError(
+                f"devices must be at least 1 (or None for every local device), got {self.devices}"
+            )
 
 
 class StepResult(NamedTuple):
@@ -130,6 +142,11 @@ class ModelTrainer:
     ``train_batch`` runs one jit-compiled step whose state buffers are donated
     (updated in place); it never waits for the device. ``fit`` reports every step
     to a ``TrainingSession``, which converts the values in batches.
+
+    With several devices (``config.devices``, default all local ones) each batch is split
+    across them and the parameters and optimizer state are replicated; with several
+    processes (``jax.distributed``) each process reads only its rows of every batch, and
+    the loss and accuracy are means over the global batch, on every process.
     """
 
     def __init__(
@@ -147,10 +164,14 @@ class ModelTrainer:
         check_dtype_supported(self.device_choice, self.config.dtype)
         if self.config.dtype == "float64" and not jax.config.read("jax_enable_x64"):
             raise ValueError("dtype 'float64' needs 64-bit JAX: set JAX_ENABLE_X64=1 before starting Python")
-        self.device = jax.devices()[0]
+        self.parallel: DataParallel = data_parallel(self.config.devices)
+        self.parallel.check_batch_size(self.config.batch_size)
+        self.device = self.parallel.local_devices[0]
+        _check_cpu_collectives(self.parallel)
         # Copy batches ahead with device_put, except on the CPU: there the jitted step takes
         # NumPy arrays directly, and a separate device_put would only add Python overhead.
-        self._transfer = self.device.platform != "cpu"
+        # Several processes always build global arrays from their own rows.
+        self._transfer = self.device.platform != "cpu" or self.parallel.multi_process
         self.dtype = jnp.dtype(self.config.dtype)
         self.optimizer = make_optimizer(
             self.config.optimizer,
@@ -164,9 +185,21 @@ class ModelTrainer:
         state = TrainState(
             params, model_state, self.optimizer.init(params), step_key, jnp.zeros((), jnp.int32)
         )
-        self._state: TrainState | None = jax.device_put(state, self.device)
-        self._train_step = jax.jit(self._step, donate_argnums=0)
-        self._eval_step = jax.jit(self._evaluate)
+        parallel = self.parallel
+        self._state: TrainState | None = (
+            parallel.put_replicated(state) if parallel.sharded else jax.device_put(state, self.device)
+        )
+        replicated, split = parallel.replicated, parallel.batch
+        self._train_step = jax.jit(
+            self._step,
+            donate_argnums=0,
+            **_shardings(parallel, (replicated, split, split), (replicated, replicated, replicated)),
+        )
+        self._eval_step = jax.jit(
+            self._evaluate,
+            **_shardings(parallel, (replicated, replicated, split, split, split), (replicated, replicated)),
+        )
+        self._placement: jax.Device | jax.sharding.Sharding = split if parallel.sharded else self.device
         self._classes: int | None = None
         self._measured = False
         self._step_flops: float | None = None
@@ -242,12 +275,16 @@ class ModelTrainer:
         a Linen module gives its variables dict, an Equinox module a new module (with its
         ``eqx.nn.State`` as a pair when it has one), a ``Sequential`` its ``Variables``.
         """
-        state = self.state
+        state = self.parallel.local_copy(self.state)
         return self._adapter.trained(state.params, state.model_state)
 
     def train_batch(self, inputs: Any, labels: Any) -> StepResult:
-        """One optimisation step on a channels-first batch; returns without waiting for the device."""
+        """One optimisation step on a channels-first batch; returns without waiting for the device.
+
+        With several processes, each passes its own rows of the global batch.
+        """
         self._check_batch(inputs, labels)
+        inputs, labels = self._global(inputs, labels)
         self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
         return StepResult(loss, accuracy)
 
@@ -256,14 +293,19 @@ class ModelTrainer:
         self._check_batch(inputs, labels)
         if mask is None:
             mask = np.ones(len(labels), dtype=np.bool_)
+        inputs, labels, mask = self._global(inputs, labels, mask)
         state = self.state
         loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
         return StepResult(loss, accuracy)
 
+    def _global(self, *arrays: Any) -> tuple[Any, ...]:
+        """Arrays as the compiled steps take them: global arrays from this process's rows."""
+        return self.parallel.global_batch(arrays) if self.parallel.multi_process else arrays
+
     def predict(self, inputs: Any) -> jax.Array:
-        """Class probabilities for a channels-first batch."""
-        state = self.state
-        inputs = jnp.asarray(inputs, self.dtype)
+        """Class probabilities for a channels-first batch (on this process's first device)."""
+        state = self.parallel.local_copy(self.state)
+        inputs = jax.device_put(jnp.asarray(inputs, self.dtype), self.device)
         self._check_batch(inputs, None)
         logits, _ = self._adapter.apply(state.params, state.model_state, inputs, train=False, key=None)
         return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
@@ -296,6 +338,10 @@ class ModelTrainer:
         classes = self._expect_input(shape, "inputs")
         if labels is None:
             return
+        if isinstance(inputs, jax.Array) and not inputs.is_fully_addressable:
+            self.parallel.check_batch_size(inputs.shape[0], "a batch of")
+        else:
+            self.parallel.check_batch_size(len(inputs) * self.parallel.process_count, "a batch of")
         if len(labels) != len(inputs):
             raise ValueError(f"{len(labels)} labels for {len(inputs)} inputs")
         if isinstance(labels, np.ndarray) and labels.size and (labels.min() < 0 or labels.max() >= classes):
@@ -335,12 +381,19 @@ class ModelTrainer:
         return config
 
     def environment(self) -> dict[str, Any]:
-        """Platform, device and versions reported to the session."""
+        """Platform, devices and versions reported to the session.
+
+        ``devices`` names every device the batch is split across (``cpu:0``, ...), across
+        all processes; ``device_count`` and ``process_count`` count them.
+        """
         choice = self.device_choice
         env: dict[str, Any] = {
             "platform": choice.kind,
             "device": choice.device,
             "device_reason": choice.reason,
+            "devices": self.parallel.describe(),
+            "device_count": self.parallel.size,
+            "process_count": self.parallel.process_count,
             "jax": jax.__version__,
             "jaxlib": distribution_version("jaxlib"),
             "optax": distribution_version("optax"),
@@ -403,10 +456,15 @@ class ModelTrainer:
         """
         train_set = self._dataset(train, "training")
         val_set = None if validation is None else self._dataset(validation, "validation")
+        batch_size = self.config.batch_size
         loader = BatchLoader(
-            train_set, self.config.batch_size, shuffle=self.config.shuffle, seed=self.config.seed
+            train_set,
+            batch_size,
+            shuffle=self.config.shuffle,
+            seed=self.config.seed,
+            rows=self.parallel.rows(batch_size),
         )
-        val_batches = [] if val_set is None else evaluation_batches(val_set, self.config.batch_size)
+        val_batches = [] if val_set is None else evaluation_batches(val_set, batch_size)
         session = self.create_training_session(
             name,
             epochs,
@@ -420,6 +478,7 @@ class ModelTrainer:
         history = FitHistory()
         steps = _StepColumns()
         session.plugin_manager.register(steps, name=_STEP_COLUMNS)
+        watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
         try:
             with session:
                 for epoch in range(1, epochs + 1):
@@ -434,6 +493,7 @@ class ModelTrainer:
                     history.epochs.append(_epoch_result(epoch, steps, val_batches if val_set else None))
         finally:
             session.plugin_manager.pluggy.unregister(name=_STEP_COLUMNS)
+            session.plugin_manager.pluggy.unregister(watch)
             if self._adapter.framework == "flax.nnx" and self._state is not None:
                 self.trained_model()  # an NNX module is stateful: it holds the trained weights after fit
         return history
@@ -442,37 +502,46 @@ class ModelTrainer:
         self, session: TrainingSession, loader: BatchLoader, epoch: int, background: bool
     ) -> None:
         batches = prefetch_to_device(
-            loader.epoch(epoch), device=self.device, background=background, transfer=self._transfer
+            loader.epoch(epoch), device=self._placement, background=background, transfer=self._transfer
         )
+        batch_size = self.config.batch_size  # the global batch: every process's examples
         with contextlib.closing(batches):
             for step, (inputs, labels) in enumerate(batches, 1):
                 if step == 1 and not self._measured:
                     self._measure_step(session, inputs, labels)
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-                session.update_training_progress(step, loss, accuracy, batch_size=labels.shape[0])
+                session.update_training_progress(step, loss, accuracy, batch_size=batch_size)
 
     def _measure_step(self, session: TrainingSession, inputs: Any, labels: Any) -> None:
         """Hand the session the FLOPs of one training step, from XLA's cost analysis, once.
 
         Lowering the step compiles it (the compilation is reused by the first call); a
-        backend whose cost analysis reports no FLOPs gets none, never a guess.
+        backend whose cost analysis reports no FLOPs gets none, never a guess. XLA analyses
+        the partitioned program one device runs: the step's FLOPs are that times the
+        number of devices (the replicated optimizer update counted on each), and MFU
+        divides by the peak of all of them.
         """
         self._measured = True
+        devices = self.parallel.size
         try:
-            self._step_flops = step_flops(self._train_step, self.state, inputs, labels)
+            self._step_flops = step_flops(self._train_step, self.state, inputs, labels) * devices
         except (ValueError, TypeError, NotImplementedError, RuntimeError):
             self._step_flops = None
         if self._step_flops is not None:
             session.set_step_flops(
-                self._step_flops, dtype=self.config.dtype, device_kind=self.device.device_kind
+                self._step_flops,
+                dtype=self.config.dtype,
+                devices=devices,
+                device_kind=self.device.device_kind,
             )
 
     def _validate(self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]) -> None:
-        size = len(batches[0])
-        host = (padded_batch(dataset, indices, size) for indices in batches)
+        size = self.parallel.padded_size(len(batches[0]))  # one shape, split evenly across devices
+        rows = self.parallel.rows(size)
+        host = (padded_batch(dataset, indices, size, rows) for indices in batches)
         state = self.state
         device_batches = prefetch_to_device(
-            host, device=self.device, background=self._use_thread(dataset), transfer=self._transfer
+            host, device=self._placement, background=self._use_thread(dataset), transfer=self._transfer
         )
         with contextlib.closing(device_batches):
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
@@ -532,8 +601,11 @@ _STEP_COLUMNS = "trainscope-jax-history"
 class _StepColumns:
     """Every step's loss and accuracy by phase, as the core converted them for the reporters.
 
-    ``fit`` builds its history from these, so no value crosses from the device twice.
+    ``fit`` builds its history from these, so no value crosses from the device twice. It
+    runs on every process: each returns the same (global) history.
     """
+
+    trainscope_all_processes = True
 
     def __init__(self) -> None:
         self.phases: dict[str, tuple[list[float], list[float]]] = {}
@@ -554,6 +626,23 @@ class _StepColumns:
         accuracies.extend(records.metrics["accuracy"])  # type: ignore[arg-type]
 
 
+def _shardings(parallel: DataParallel, inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> dict[str, Any]:
+    """``jax.jit``'s sharding arguments for a step over several devices; none for one device."""
+    if not parallel.sharded:
+        return {}
+    return {"in_shardings": inputs, "out_shardings": outputs}
+
+
+def _check_cpu_collectives(parallel: DataParallel) -> None:
+    """Refuse a multi-process CPU run without cross-process collectives (older JAX has none)."""
+    if parallel.multi_process and parallel.devices[0].platform == "cpu" and cpu_collectives() is None:
+        raise RuntimeError(
+            "this JAX has no CPU collectives across processes: call "
+            "trainscope_jax.initialize_distributed(...) instead of jax.distributed.initialize, or "
+            "jax.config.update('jax_cpu_collectives_implementation', 'gloo') before it"
+        )
+
+
 def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray] | None) -> EpochResult:
     """The epoch's means over examples, as the session computed them for the summary (so the
     history, the epoch summary and the command's last line agree exactly)."""
@@ -568,4 +657,11 @@ def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray]
     )
 
 
-__all__ = ["EpochResult", "FitHistory", "ModelTrainer", "StepResult", "TrainState", "TrainerConfig"]
+__all__ = [
+    "EpochResult",
+    "FitHistory",
+    "ModelTrainer",
+    "StepResult",
+    "TrainState",
+    "TrainerConfig",
+]

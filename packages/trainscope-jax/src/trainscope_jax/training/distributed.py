@@ -1,0 +1,206 @@
+"""Several processes, one run: JAX's multi-controller runtime (``jax.distributed``), set up once.
+
+:func:`initialize_distributed` calls ``jax.distributed.initialize`` with time limits
+that keep a failed run from hanging, and makes the CPU's cross-process collectives work
+(gloo) on every supported JAX. It must run before anything touches a device.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+INITIALIZATION_TIMEOUT = 300
+"""Seconds each process waits for all the others to join (they may start minutes apart)."""
+HEARTBEAT_TIMEOUT = 60
+"""Seconds without a heartbeat after which JAX's runtime declares a process dead and ends
+every other process (JAX's own default is 100 s; JAX before 0.5.1 always uses 100 s)."""
+SHUTDOWN_TIMEOUT = 60
+"""Seconds a finishing process waits at exit for the others to finish too (JAX: 300 s)."""
+
+_ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+class DistributedError(RuntimeError):
+    """The processes could not be joined; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """This process's place in the run."""
+
+    process_index: int
+    process_count: int
+    local_devices: int
+    devices: int
+    """Every process's devices together."""
+
+
+def check_coordinator(address: str) -> str:
+    """``address`` if it reads ``HOST:PORT`` with a port from 1 to 65535, else a ValueError saying so."""
+    match = _ADDRESS.match(address.strip())
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        raise ValueError(
+            f"coordinator {address!r} is not HOST:PORT: give process 0's address and a free port, "
+            "such as 10.0.0.1:1234 (or 127.0.0.1:1234 for processes on one machine)"
+        )
+    return address.strip()
+
+
+def detected_cluster() -> str | None:
+    """The cluster JAX detects from the environment (``SlurmCluster``, ``OmpiCluster``, ...), or None.
+
+    Only clusters JAX detects without being asked (not ``mpi4py``, which must be named).
+    """
+    try:
+        from jax._src import clusters
+    except ImportError:  # pragma: no cover - a JAX without cluster detection
+        return None
+    for cluster in getattr(clusters.ClusterEnv, "_cluster_types", []):
+        if getattr(cluster, "opt_in_only_method", False):
+            continue
+        try:
+            if cluster.is_env_present():
+                return str(cluster.__name__)
+        except Exception:  # noqa: BLE001 - a detector that cannot tell: not this cluster
+            continue
+    return None
+
+
+def is_initialized() -> bool:
+    """Whether ``jax.distributed`` is initialized in this process (JAX 0.5 lacks ``is_initialized``)."""
+    import jax
+
+    check = getattr(jax.distributed, "is_initialized", None)
+    if check is not None:
+        return bool(check())
+    from jax._src import distributed
+
+    return distributed.global_state.client is not None
+
+
+def cpu_collectives() -> str | None:
+    """The CPU's cross-process collectives (``gloo``, ``mpi``), or None when there are none."""
+    import jax
+
+    name = "jax_cpu_collectives_implementation"
+    try:
+        current = getattr(jax.config, name)
+    except AttributeError:  # JAX 0.5 reads this flag through read()
+        current = jax.config.read(name)
+    return None if current in (None, "none") else str(current)
+
+
+def use_gloo_on_cpu() -> None:
+    """Make CPU collectives across processes use gloo unless another implementation was chosen.
+
+    Newer JAX does so by default; older JAX (0.5) has none, and a multi-process CPU run then
+    fails at its first step. Must run before the CPU backend starts.
+    """
+    import jax
+
+    if cpu_collectives() is None:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+
+
+def initialize_distributed(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    initialization_timeout: int = INITIALIZATION_TIMEOUT,
+    heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
+    shutdown_timeout: int = SHUTDOWN_TIMEOUT,
+    **options: Any,
+) -> ProcessInfo:
+    """Join this process to a multi-process run with ``jax.distributed.initialize``.
+
+    :param coordinator: process 0's ``HOST:PORT``; with ``num_processes`` and
+        ``process_id`` all None, JAX detects them on SLURM, Open MPI and TPU clusters.
+    :param initialization_timeout: seconds to wait for every process to join.
+    :param heartbeat_timeout: seconds after which a silent process counts as dead (JAX
+        then ends the others); ignored by JAX releases that do not take it.
+    :param shutdown_timeout: seconds a finishing process waits at exit for the others.
+    :param options: passed on to ``jax.distributed.initialize`` (``local_device_ids``, ...).
+    :raises DistributedError: bad arguments, no cluster detected, JAX already started, or
+        the processes did not all join in time.
+
+    Call it before anything touches a device: the first JAX computation, ``jax.devices()``,
+    or a ``ModelTrainer``. Sets gloo for cross-process collectives on the CPU.
+    """
+    import jax
+
+    given = (coordinator, num_processes, process_id)
+    if coordinator is not None:
+        try:
+            coordinator = check_coordinator(coordinator)
+        except ValueError as exc:
+            raise DistributedError(str(exc)) from None
+    if any(value is None for value in given) and any(value is not None for value in given):
+        if detected_cluster() is None:
+            raise DistributedError(
+                "give all three of the coordinator (HOST:PORT), the number of processes and this "
+                "process's id, or none of them on a cluster JAX detects (SLURM, Open MPI)"
+            )
+    elif all(value is None for value in given) and detected_cluster() is None:
+        raise DistributedError(
+            "no cluster detected (SLURM, Open MPI, TPU): give the coordinator (HOST:PORT), the "
+            "number of processes and this process's id"
+        )
+    if num_processes is not None and num_processes < 1:
+        raise DistributedError(f"the number of processes must be at least 1, got {num_processes}")
+    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+        raise DistributedError(
+            f"process id {process_id} is not one of 0..{num_processes - 1}: number the "
+            f"{num_processes} processes from 0"
+        )
+    if is_initialized():
+        raise DistributedError("jax.distributed is already initialized in this process: call this once")
+    accepted = inspect.signature(jax.distributed.initialize).parameters
+    limits = {"heartbeat_timeout_seconds": heartbeat_timeout, "shutdown_timeout_seconds": shutdown_timeout}
+    options.update({key: value for key, value in limits.items() if key in accepted})
+    use_gloo_on_cpu()
+    try:
+        jax.distributed.initialize(
+            coordinator,
+            num_processes,
+            process_id,
+            initialization_timeout=initialization_timeout,
+            **options,
+        )
+    except Exception as exc:  # JAX's errors vary by release: one line that says what to check
+        raise DistributedError(_explain(exc, coordinator, initialization_timeout)) from exc
+    return ProcessInfo(jax.process_index(), jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def _explain(exc: Exception, coordinator: str | None, timeout: int) -> str:
+    text = " ".join(str(exc).split())
+    if "must be called before" in text:
+        return (
+            "JAX has already started in this process: initialize jax.distributed before "
+            "anything touches a device"
+        )
+    if "DEADLINE_EXCEEDED" in text or "timed out" in text.lower():
+        where = f"the coordinator {coordinator}" if coordinator else "the coordinator"
+        return (
+            f"not every process joined {where} within {timeout} s: start all the processes with the "
+            "same coordinator and number of processes, and a different process id each"
+        )
+    return f"jax.distributed.initialize failed: {type(exc).__name__}: {text[:300]}"
+
+
+__all__ = [
+    "HEARTBEAT_TIMEOUT",
+    "INITIALIZATION_TIMEOUT",
+    "SHUTDOWN_TIMEOUT",
+    "DistributedError",
+    "ProcessInfo",
+    "check_coordinator",
+    "cpu_collectives",
+    "detected_cluster",
+    "initialize_distributed",
+    "is_initialized",
+    "use_gloo_on_cpu",
+]
