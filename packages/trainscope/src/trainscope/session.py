@@ -647,7 +647,9 @@ class TrainingSession:
         if metrics:
             buffer.extras.append((len(buffer.steps), metrics))
         if batch_size is not None:
-            buffer.weights.append((len(buffer.steps), _as_batch_size(batch_size)))
+            if type(batch_size) is not int or batch_size < 0:  # the common case costs one check
+                batch_size = _as_batch_size(batch_size)
+            buffer.weights.append((len(buffer.steps), batch_size))
         buffer.steps.append(step)
         buffer.losses.append(loss)
         buffer.accuracies.append(accuracy)
