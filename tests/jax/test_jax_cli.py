@@ -114,3 +114,31 @@ def test_the_last_summary_and_the_final_line_agree_exactly() -> None:
     assert summary is not None
     assert final is not None
     assert (summary.group(1), summary.group(2)) == (final.group(2), final.group(1))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["plugins"]])
+def test_commands_that_do_not_train_never_import_jax(args: list[str]) -> None:
+    """The ``train`` command is found through ``trainscope_jax``; importing it must not import
+    JAX (seconds), so every other command starts at once."""
+    probe = (
+        "import sys\n"
+        "from trainscope.cli import main\n"
+        f"sys.argv = ['trainscope', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'trainscope_jax.plugin' in sys.modules, sorted(sys.modules)\n"
+        "print('jax imported' if 'jax' in sys.modules else 'jax not imported')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "jax not imported"
+
+
+def test_every_public_name_is_importable_from_the_package() -> None:
+    import trainscope_jax
+
+    assert sorted(set(trainscope_jax.__all__) - {"__version__"}) == sorted(trainscope_jax._EXPORTS)
+    for name in trainscope_jax.__all__:
+        assert getattr(trainscope_jax, name) is not None
+    assert set(trainscope_jax.__all__) <= set(dir(trainscope_jax))
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        trainscope_jax.nonexistent  # noqa: B018
