@@ -4,8 +4,11 @@ Measures the amortized time per ``update_training_progress`` call (buffering, th
 batched flushes, the reporters' work) with no reporter, with each installed reporter
 alone and with all of them, side by side in one run (rounds interleave the
 configurations; medians are reported). Reporters write to a null device and a
-temporary log folder. Then the traced memory after 10,000 and after 100,000 steps of a
-run with every reporter: it must not grow with the number of steps.
+temporary log folder. Then, with JAX installed, the same loop with the loss and accuracy as
+Python floats and as JAX 0-d arrays (the same two every step, and a fresh pair per step as a
+jitted step returns them), side by side, with what bringing one array to the host costs.
+Then runs declared in steps against runs of epochs, and the traced memory after 10,000 and
+after 100,000 steps of a run with every reporter: it must not grow with the number of steps.
 
     python benchmarks/overhead.py [--steps N] [--rounds R]
 """
@@ -41,16 +44,9 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def run_steps(plugins: Sequence[str], steps: int, values: str = "float") -> float:
-    """Seconds for one training phase of ``steps`` steps, reported to ``plugins``."""
-    losses: list[object]
-    if values == "jax":
-        import jax.numpy as jnp
-
-        losses = [jnp.asarray(0.5, dtype=jnp.float32), jnp.asarray(0.25, dtype=jnp.float32)]
-    else:
-        losses = [0.5, 0.25]
-    loss, accuracy = losses
+def run_steps(plugins: Sequence[str], steps: int) -> float:
+    """Seconds for one training phase of ``steps`` steps of Python floats, reported to ``plugins``."""
+    loss, accuracy = 0.5, 0.25
     with quiet(), TrainingSession("Bench", 1, steps, plugins=list(plugins)) as session:
         session.start_epoch(1)
         update = session.update_training_progress
@@ -89,6 +85,90 @@ def run_in_epochs(plugins: Sequence[str], epochs: int, steps: int, validation_st
                 session.update_validation_progress(v, 0.5, 0.25)
             session.print_epoch_summary()
         return (time.perf_counter() - start) / (epochs * (steps + validation_steps))
+
+
+def value_streams(kind: str, steps: int) -> tuple[list[object], list[object]]:
+    """The losses and accuracies of ``steps`` steps: Python floats, the same two JAX 0-d arrays
+    every step, or a fresh pair of JAX arrays per step made by a jitted function, as a JAX loop
+    has (made before the clock starts)."""
+    if kind == "float":
+        return [0.5] * steps, [0.25] * steps
+    import jax
+    import jax.numpy as jnp
+
+    if kind == "jax, same arrays":
+        pair = jnp.asarray(0.5, dtype=jnp.float32), jnp.asarray(0.25, dtype=jnp.float32)
+        return [pair[0]] * steps, [pair[1]] * steps
+    metrics = jax.jit(lambda x: (x * 0.5, x * 0.25))
+    pairs = [metrics(jnp.float32(step)) for step in range(steps)]
+    jax.block_until_ready(pairs)
+    return [loss for loss, _ in pairs], [accuracy for _, accuracy in pairs]
+
+
+def run_values(losses: Sequence[object], accuracies: Sequence[object]) -> float:
+    """Seconds per step of one training phase with no reporter, reporting the given values."""
+    steps = len(losses)
+    with quiet(), TrainingSession("Bench", 1, steps, plugins=[]) as session:
+        session.start_epoch(1)
+        update = session.update_training_progress
+        start = time.perf_counter()
+        for step, loss, accuracy in zip(range(1, steps + 1), losses, accuracies):
+            update(step, loss, accuracy)
+        session.finish_training_epoch()
+        return (time.perf_counter() - start) / steps
+
+
+def fetch_cost(steps: int) -> float:
+    """Seconds per value to bring fresh JAX 0-d arrays to the host the way a flush does
+    (stacked on the device by one jitted call per 256 values, one transfer each)."""
+    from trainscope.device_arrays import fetch_scalars
+
+    losses, accuracies = value_streams("jax, fresh arrays", steps)
+    values = [*losses, *accuracies]
+    fetch_scalars(values[:4096])  # compile the stackers
+    start = time.perf_counter()
+    for first in range(0, len(values), 4096):  # a flush converts at most 4,096 steps' values
+        fetch_scalars(values[first : first + 4096])
+    return (time.perf_counter() - start) / len(values)
+
+
+def dispatch_cost(calls: int) -> float:
+    """Seconds per call of a jitted function returning two 0-d arrays (the least a JAX step costs)."""
+    import jax
+    import jax.numpy as jnp
+
+    metrics = jax.jit(lambda x: (x * 0.5, x * 0.25))
+    x = jnp.float32(1.0)
+    jax.block_until_ready(metrics(x))
+    start = time.perf_counter()
+    for _ in range(calls):
+        out = metrics(x)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / calls
+
+
+def print_jax_values(steps: int, rounds: int) -> None:
+    """The per-step cost with JAX 0-d arrays as values against Python floats, side by side."""
+    kinds = ("float", "jax, same arrays", "jax, fresh arrays")
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    fetches: list[float] = []
+    dispatches: list[float] = []
+    run_values(*value_streams("jax, fresh arrays", 20_000))  # warm up: compile the stackers
+    for _ in range(rounds):
+        for kind in kinds:
+            streams = value_streams(kind, steps)
+            timings[kind].append(run_values(*streams))
+            del streams
+        fetches.append(fetch_cost(steps))
+        dispatches.append(dispatch_cost(steps))
+    print(f"No reporter, loss and accuracy as Python floats or JAX 0-d arrays ({steps:,} steps per run):")
+    base = statistics.median(timings["float"])
+    for kind in kinds:
+        median = statistics.median(timings[kind])
+        print(f"  {kind:<40} {median * 1e6:7.3f} us/step   x{median / base:5.2f} of floats")
+    fetch, dispatch = statistics.median(fetches), statistics.median(dispatches)
+    print(f"  {'of which: one value brought to the host':<40} {fetch * 1e6:7.3f} us/value")
+    print(f"  {'for scale: one call of a tiny jitted step':<40} {dispatch * 1e6:7.3f} us")
 
 
 def memory_growth(plugins: Sequence[str], steps: int = 100_000, probe: int = 10_000) -> tuple[int, int]:
@@ -145,11 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ImportError:
         pass
     else:
-        run_steps([], 20_000, "jax")  # warm up: compile the device-side stackers
-        jax_steps = args.steps // 4
-        jax_times = [run_steps([], jax_steps, "jax") / jax_steps for _ in range(args.rounds)]
-        label = "no reporter, JAX 0-d arrays as values"
-        print(f"  {label:<40} {statistics.median(jax_times) * 1e6:7.3f} us/step")
+        print_jax_values(max(args.steps // 4, 1_000), args.rounds)
 
     local = [name for name in reporters if name != "mlflow"]  # MLflow's pace is its store's
     in_steps = [run_in_steps(local, 100_000, 1_000) for _ in range(args.rounds)]
