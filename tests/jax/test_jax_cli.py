@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -139,6 +140,8 @@ def test_every_public_name_is_importable_from_the_package() -> None:
     assert sorted(set(trainscope_jax.__all__) - {"__version__"}) == sorted(trainscope_jax._EXPORTS)
     for name in trainscope_jax.__all__:
         assert getattr(trainscope_jax, name) is not None
+    for name, module in trainscope_jax._EXPORTS.items():  # type checkers see it through `import *`
+        assert name in importlib.import_module(module).__all__, (name, module)
     assert set(trainscope_jax.__all__) <= set(dir(trainscope_jax))
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         trainscope_jax.nonexistent  # noqa: B018

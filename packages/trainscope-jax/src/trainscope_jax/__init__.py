@@ -8,6 +8,8 @@ digits). Every public name is re-exported here, imported on first use (PEP 562):
 import JAX, so ``trainscope --help`` and ``trainscope log`` start fast.
 """
 
+# ruff: noqa: F403, F405 - the names come from the subpackages (their __all__), for type checkers only
+
 from __future__ import annotations
 
 import importlib
@@ -15,64 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from trainscope_jax.data import (
-        ArrayDataset,
-        DataError,
-        Dataset,
-        ImageFolder,
-        Subset,
-        load_digits,
-        random_split,
-        synthetic_dataset,
-    )
-    from trainscope_jax.devices import (
-        DeviceChoice,
-        DeviceSelectionError,
-        check_dtype_supported,
-        select_device,
-    )
-    from trainscope_jax.models import (
-        MODEL_NAMES,
-        AvgPool2d,
-        BatchNorm2d,
-        Conv2d,
-        Dropout,
-        Flatten,
-        Layer,
-        Linear,
-        MaxPool2d,
-        ReLU,
-        Sequential,
-        Softmax,
-        Variables,
-        create_model,
-        model_spec,
-        model_spec_from_params,
-    )
-    from trainscope_jax.training import (
-        OPTIMIZER_NAMES,
-        BatchLoader,
-        BatchSizeError,
-        DataParallel,
-        DeviceCountError,
-        DistributedError,
-        EpochResult,
-        FitHistory,
-        ModelTrainer,
-        PeerFailure,
-        PeerWatch,
-        ProcessInfo,
-        StepResult,
-        TrainerConfig,
-        TrainState,
-        data_parallel,
-        initialize_distributed,
-        make_optimizer,
-        prefetch_to_device,
-        report_failure,
-        watch_peers,
-    )
+if TYPE_CHECKING:  # the names for type checkers and editors; at run time, __getattr__ below
+    from trainscope_jax.data import *
+    from trainscope_jax.devices import *
+    from trainscope_jax.models import *
+    from trainscope_jax.training import *
 
 _EXPORTS: dict[str, str] = {
     "ArrayDataset": "trainscope_jax.data",
