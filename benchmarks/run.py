@@ -2,6 +2,7 @@
 
 hatch run bench [overhead] [training] [frameworks] [scale]
 hatch run bench compare --base REF   (the per-step cost of REF and the working tree, side by side)
+hatch run bench mfu [--batch-sizes ...]   (throughput and MFU of catdog-cnn; meant for a GPU)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ BENCHMARKS = {
     "frameworks": HERE / "frameworks.py",
     "scale": HERE / "scale.py",
 }
-WITH_ARGUMENTS = {"compare": HERE / "compare.py"}
+WITH_ARGUMENTS = {"compare": HERE / "compare.py", "mfu": HERE / "mfu.py"}
 """Benchmarks that take their own arguments, run one at a time and never by default."""
 
 
