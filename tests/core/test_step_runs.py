@@ -148,6 +148,20 @@ def test_a_paused_phase_elapsed_time_leaves_out_the_validation(recorder: Recorde
     assert train.elapsed < 0.2
 
 
+def test_a_phase_that_ends_paused_leaves_out_its_last_validation(recorder: Recorder) -> None:
+    with steps_session(recorder, total=2) as session:
+        session.update_training_progress(1, 1.0)
+        session.update_training_progress(2, 1.0)
+        session.start_validation()
+        time.sleep(0.3)
+        session.update_validation_progress(1, 1.0)
+        session.finish_validation_epoch()
+    train = session._train
+    assert train is not None
+    assert train.ended
+    assert train.elapsed < 0.2
+
+
 def test_exact_results_replace_the_step_means_in_summaries(recorder: Recorder) -> None:
     with steps_session(recorder, total=2) as session:
         session.update_training_progress(1, 10.0)

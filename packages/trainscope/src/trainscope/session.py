@@ -425,10 +425,8 @@ class TrainingSession:
         train = self._train
         if train is None or train.ended:
             return
-        if train.paused:
-            self._phase, self._phase_t0, self._means = train, self._train_t0, self._train_means
-            self._train_t0 += _monotonic() - self._paused_at
-            train.paused = False
+        if train.paused:  # the run ended on a validation: its clock skips that validation too
+            self._resume_training()
         self._end_phase(train)
 
     def _end_validation_if_open(self) -> None:
