@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 
 from trainscope.device_arrays import fetch_scalars, jax_array_type
@@ -21,6 +23,7 @@ FAST_VALUE_TYPES: set[type] = {float, type(None)}
 as metrics (JAX arrays always have a numeric dtype; their shape is checked when the batch
 is converted, where an array of several elements fails with the metric and the step named)."""
 _checked_names: set[str] = set()
+_step_index = itemgetter(0)
 _MAX_FLOAT = 1.7976931348623157e308
 
 
@@ -169,9 +172,10 @@ class StepBuffer:
         """Every value of the step at ``index``."""
         yield self.losses[index]
         yield self.accuracies[index]
-        for i, extra in self.extras:
-            if i == index:
-                yield from extra.values()
+        extras = self.extras  # in step order, at most one entry per step
+        position = bisect_left(extras, index, key=_step_index)
+        if position < len(extras) and extras[position][0] == index:
+            yield from extras[position][1].values()
 
     def columns(self) -> dict[str, list[Any]]:
         """Metric name -> one value per step (None where the step did not report it)."""
@@ -184,7 +188,10 @@ class StepBuffer:
         for i, extra in self.extras:
             for key, value in extra.items():
                 if value is not None:
-                    columns.setdefault(key, [None] * n)[i] = value
+                    column = columns.get(key)
+                    if column is None:
+                        column = columns[key] = [None] * n
+                    column[i] = value
         return columns
 
 
