@@ -17,6 +17,7 @@ class Recorder:
         self.events: list[tuple[Any, ...]] = []
         self.records: list[tuple[str, int, StepRecord]] = []
         self.phase_means: list[tuple[str, int, dict[str, float]]] = []
+        self.ended_phases: list[PhaseInfo] = []
         self.summaries: list[EpochSummary] = []
         self.errors: list[BaseException | None] = []
         self.evaluations: list[EvaluationSummary] = []
@@ -42,6 +43,7 @@ class Recorder:
     def trainscope_phase_end(self, phase: PhaseInfo) -> None:
         self.events.append(("phase_end", phase.name, phase.epoch))
         self.phase_means.append((phase.name, phase.epoch, dict(phase.metrics)))
+        self.ended_phases.append(phase)
 
     @hookimpl
     def trainscope_epoch_end(self, epoch: int, summary: EpochSummary) -> None:

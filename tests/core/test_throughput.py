@@ -79,11 +79,25 @@ def run_epoch(recorder: Recorder, **flops: Any) -> Any:
 
 def test_examples_per_second_come_from_the_batch_sizes(recorder: Recorder) -> None:
     throughput = run_epoch(recorder)
-    phase_seconds = 4 * 16 / throughput.examples_per_second
-    assert phase_seconds > 0
+    (train,) = [phase for phase in recorder.ended_phases if phase.name == "train"]
+    assert train.examples == 4 * 16
+    assert throughput.examples_per_second == pytest.approx(4 * 16 / train.elapsed)
     assert throughput.flops_per_second is None
     assert throughput.mfu is None
     assert throughput.peak_memory_bytes is None  # the CPU reports no memory statistics
+
+
+@pytest.mark.parametrize("refresh_interval", [0, 3600])  # each step flushed alone, or all together
+def test_steps_without_a_batch_size_add_no_examples(refresh_interval: float) -> None:
+    with TrainingSession("Net", 1, 3, plugins=[], refresh_interval=refresh_interval) as session:
+        session.start_epoch(1)
+        session.update_training_progress(1, 1.0)
+        session.update_training_progress(2, 1.0)
+        session.update_training_progress(3, 1.0, batch_size=32)
+        session.finish_training_epoch()
+        train = session._train
+        assert train is not None
+        assert train.examples == 32
 
 
 def test_mfu_only_with_a_known_peak(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:

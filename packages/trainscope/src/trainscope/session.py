@@ -705,8 +705,7 @@ class TrainingSession:
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
         weights = taken.weight_column()
-        if weights is not None:
-            phase.examples += sum(weights)
+        phase.examples += sum(size for _, size in taken.weights)  # a step with no batch size adds none
         self._saw_device = self._saw_device or known is not None
         self._means.add(records.metrics, weights)
         phase.metrics = self._means.means()
