@@ -199,6 +199,23 @@ def test_timed_flushes_report_only_steps_the_device_has_computed(recorder: Any) 
     assert [r.metrics["loss"] for _, _, r in recorder.records] == [float(i) for i in range(1, 9)]
 
 
+def test_a_step_beyond_64_bits_is_refused_only_once_the_device_reached_it(recorder: Any) -> None:
+    pytest.importorskip("jax")  # readiness is checked while JAX is in use
+    values = [DeviceScalar(float(i), done=False) for i in range(1, 4)]
+    with TrainingSession("Net", 1, 3, plugins=[recorder], refresh_interval=0) as s:
+        s.start_epoch(1)
+        s.update_training_progress(1, values[0])
+        s.update_training_progress(2, values[1])
+        values[0].done = True
+        s.update_training_progress(2**64, values[2])
+        assert [r.step for _, _, r in recorder.records] == [1]  # step 2 is not computed yet
+        with pytest.raises(ValueError, match=r"step must fit in 64 bits"):
+            s.finish_training_epoch()
+    steps_and_times = [(r.step, r.time) for _, _, r in recorder.records]
+    assert [step for step, _ in steps_and_times] == [1, 2]
+    assert all(isinstance(time, float) for _, time in steps_and_times)
+
+
 def test_long_buffers_are_reported_in_bounded_batches(recorder: Any) -> None:
     from trainscope.session import MAX_BATCH
 

@@ -680,7 +680,7 @@ class TrainingSession:
             return
         phase = self._phase
         assert phase is not None
-        steps = buffer.steps
+        steps = buffer.steps if count == len(buffer) else buffer.steps[:count]  # only the steps taken
         if max(steps) > INT64_MAX or min(steps) < _MIN_STEP:
             self._refuse_step(phase, buffer, known)
         if count == len(buffer):
