@@ -30,48 +30,8 @@ StepFunction = Callable[..., Any]
 BatchSize = int | Callable[..., int | None] | None
 
 
-def training_step(
-    session: TrainingSession,
-    step_function: StepFunction,
-    *,
-    metrics: Any = None,
-    values: Callable[[Any], Any] | None = None,
-    batch_size: BatchSize = None,
-) -> StepFunction:
-    """``step_function`` reporting each call as one training step of ``session``.
-
-    :param metrics: an object with ``compute()`` returning the running metrics (an
-        ``nnx.MultiMetric``, a clu collection); read after each call.
-    :param values: picks the metrics out of what the function returns (for example
-        ``lambda out: {"loss": out[1]}``); by default the return value itself: a loss,
-        ``(loss, accuracy)`` or a dict of metrics.
-    :param batch_size: the number of examples of a step (an int, or a function of the
-        step's arguments); by default the leading dimension of the batch, the last
-        positional argument (or the first array in it). Weighs the step in the means.
-    """
-    return _wrap(session, "train", step_function, metrics, values, batch_size)
-
-
-def validation_step(
-    session: TrainingSession,
-    step_function: StepFunction,
-    *,
-    metrics: Any = None,
-    values: Callable[[Any], Any] | None = None,
-    batch_size: BatchSize = None,
-) -> StepFunction:
-    """``step_function`` reporting each call as one validation step; see :func:`training_step`.
-
-    The first call after training steps starts a validation (pausing training in the
-    middle of an epoch, or in a run declared in steps); it ends at the next training
-    step, at the epoch's end or when the run ends.
-    """
-    return _wrap(session, "validation", step_function, metrics, values, batch_size)
-
-
 def epochs(session: TrainingSession, start: int = 1) -> Iterator[int]:
-    """The epochs ``start``..``run.epochs``: each one started before it is yielded and ended
-    (with its summary) when the loop comes back for the next."""
+    """The epochs ``start``..``run.epochs`` of ``session``; see :meth:`TrainingSession.epochs`."""
     if session.in_steps:
         raise ValueError("epochs() called in a run declared in steps: loop over your batches instead")
     session.start_training()
@@ -83,7 +43,7 @@ def epochs(session: TrainingSession, start: int = 1) -> Iterator[int]:
         session.print_epoch_summary()
 
 
-def _wrap(
+def wrap_step(
     session: TrainingSession,
     phase: PhaseName,
     step_function: StepFunction,
@@ -91,6 +51,8 @@ def _wrap(
     values: Callable[[Any], Any] | None,
     batch_size: BatchSize,
 ) -> StepFunction:
+    """``step_function`` reporting each call as one step of ``phase``; see
+    :meth:`TrainingSession.training_step <trainscope.TrainingSession.training_step>`."""
     if metrics is not None and not callable(getattr(metrics, "compute", None)):
         raise TypeError(
             f"metrics must have a compute() method (like nnx.MultiMetric), got {type(metrics).__name__}"
@@ -150,4 +112,4 @@ def infer_batch_size(args: Sequence[Any]) -> int | None:
     return None
 
 
-__all__ = ["epochs", "infer_batch_size", "training_step", "validation_step"]
+__all__ = ["epochs", "infer_batch_size", "wrap_step"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from trainscope import __version__, device_arrays, loops
 from trainscope.device_arrays import jax_array_type, ready_prefix
+from trainscope.loops import StepFunction
 from trainscope.metrics import (
     FAST_VALUE_TYPES,
     MetricValueError,
@@ -35,9 +36,6 @@ MAX_BATCH = 4096
 """Steps buffered at most before a flush: batches stay small enough for the CPU caches."""
 _MIN_STEP = -INT64_MAX - 1
 _monotonic = time.monotonic
-
-
-StepFunction = Callable[..., Any]
 
 
 class StepOrderWarning(UserWarning):
@@ -531,9 +529,16 @@ class TrainingSession:
     ) -> StepFunction:
         """Wrap a training step function so that each call reports one training step.
 
-        See :func:`trainscope.loops.training_step`.
+        :param metrics: an object with ``compute()`` returning the running metrics (an
+            ``nnx.MultiMetric``, a clu collection); read after each call.
+        :param values: picks the metrics out of what the function returns (for example
+            ``lambda out: {"loss": out[1]}``); by default the return value itself: a loss,
+            ``(loss, accuracy)`` or a dict of metrics.
+        :param batch_size: the number of examples of a step (an int, or a function of the
+            step's arguments); by default the leading dimension of the batch, the last
+            positional argument (or the first array in it). Weighs the step in the means.
         """
-        return loops.training_step(self, step_function, metrics=metrics, values=values, batch_size=batch_size)
+        return loops.wrap_step(self, "train", step_function, metrics, values, batch_size)
 
     def validation_step(
         self,
@@ -543,13 +548,14 @@ class TrainingSession:
         values: Callable[[Any], Any] | None = None,
         batch_size: loops.BatchSize = None,
     ) -> StepFunction:
-        """Wrap a validation step function so that each call reports one validation step.
+        """Wrap a validation step function so that each call reports one validation step;
+        the arguments are those of :meth:`training_step`.
 
-        See :func:`trainscope.loops.validation_step`.
+        The first call after training steps starts a validation (pausing training in the
+        middle of an epoch, or in a run declared in steps); it ends at the next training
+        step, at the epoch's end or when the run ends.
         """
-        return loops.validation_step(
-            self, step_function, metrics=metrics, values=values, batch_size=batch_size
-        )
+        return loops.wrap_step(self, "validation", step_function, metrics, values, batch_size)
 
     def _enter_phase_for_helper(self, phase: PhaseName) -> None:
         """Start the run, and start or resume ``phase``, as a loop helper's step needs."""
@@ -566,10 +572,8 @@ class TrainingSession:
         self._training_phase_for_step()
 
     def epochs(self, start: int = 1) -> Iterator[int]:
-        """The epoch numbers from ``start`` to ``epochs``, each started and ended (with its summary).
-
-        See :func:`trainscope.loops.epochs`.
-        """
+        """The epoch numbers from ``start`` to ``epochs``: each one started before it is yielded
+        and ended (with its summary) when the loop comes back for the next."""
         return loops.epochs(self, start)
 
     def next_step(self, phase: PhaseName) -> int:
