@@ -164,14 +164,17 @@ def equinox_train_flops(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, 
     def loss(params: Any, state: Any, key: Any, x: Any) -> jax.Array:
         merged = eqx.nn.inference_mode(eqx.combine(params, static), value=False)
         call = with_mode(merged, kwargs, train=True, override=True)
-        if takes_key:
-            call["key"] = key
+        keys = jax.random.split(key, x.shape[0]) if takes_key else None  # one per example, as in training
 
-        def one(example: Any, state: Any) -> Any:
-            return (merged(example, **call), state) if state is None else merged(example, state, **call)
+        def one(example: Any, state: Any, key: Any) -> Any:
+            extra = {"key": key} if key is not None else {}
+            if state is None:
+                return merged(example, **call, **extra), state
+            return merged(example, state, **call, **extra)
 
-        batched = jax.vmap(one, in_axes=(0, None), out_axes=(0, None), axis_name="batch")
-        return cross_entropy(batched(x, state)[0])
+        key_axis = None if keys is None else 0
+        batched = jax.vmap(one, in_axes=(0, None, key_axis), out_axes=(0, None), axis_name="batch")
+        return cross_entropy(batched(x, state, keys)[0])
 
     example = jax.ShapeDtypeStruct(args[0].shape, args[0].dtype)
     return flops_per_example(loss, params, state, _abstract_key(), example=example)
