@@ -220,3 +220,23 @@ def test_print_model_architecture(capsys: pytest.CaptureFixture[str]) -> None:
         trainer.print_model_architecture()
     out = capsys.readouterr().out
     assert "(fc): Linear(in_features=4, out_features=2, bias=true)" in out
+
+
+def test_every_fit_of_a_trainer_reports_the_flops_of_its_steps() -> None:
+    class Throughputs:
+        def __init__(self) -> None:
+            self.figures: list[Any] = []
+
+        @hookimpl
+        def trainscope_epoch_end(self, summary: EpochSummary) -> None:
+            self.figures.append(summary.throughput)
+
+    data = synthetic_dataset(64, (1, 8, 8), 10, seed=0)
+    with ModelTrainer(create_model("mlp", (1, 8, 8), 10), TrainerConfig(batch_size=32)) as trainer:
+        runs = [Throughputs(), Throughputs()]
+        for run in runs:
+            trainer.fit(data, None, 1, plugins=[run])
+    for run in runs:
+        (throughput,) = run.figures
+        assert throughput.flops_per_second is not None
+        assert throughput.flops_per_second > 0

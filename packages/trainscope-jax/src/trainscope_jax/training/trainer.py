@@ -507,13 +507,14 @@ class ModelTrainer:
         batch_size = self.config.batch_size  # the global batch: every process's examples
         with contextlib.closing(batches):
             for step, (inputs, labels) in enumerate(batches, 1):
-                if step == 1 and not self._measured:
+                if step == 1 and epoch == 1:  # every fit has a session of its own
                     self._measure_step(session, inputs, labels)
                 self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
                 session.update_training_progress(step, loss, accuracy, batch_size=batch_size)
 
     def _measure_step(self, session: TrainingSession, inputs: Any, labels: Any) -> None:
-        """Hand the session the FLOPs of one training step, from XLA's cost analysis, once.
+        """Hand the session the FLOPs of one training step, from XLA's cost analysis (measured
+        once per trainer, handed to each ``fit``'s session).
 
         Lowering the step compiles it (the compilation is reused by the first call); a
         backend whose cost analysis reports no FLOPs gets none, never a guess. XLA analyses
@@ -521,12 +522,13 @@ class ModelTrainer:
         number of devices (the replicated optimizer update counted on each), and MFU
         divides by the peak of all of them.
         """
-        self._measured = True
         devices = self.parallel.size
-        try:
-            self._step_flops = step_flops(self._train_step, self.state, inputs, labels) * devices
-        except (ValueError, TypeError, NotImplementedError, RuntimeError):
-            self._step_flops = None
+        if not self._measured:
+            self._measured = True
+            try:
+                self._step_flops = step_flops(self._train_step, self.state, inputs, labels) * devices
+            except (ValueError, TypeError, NotImplementedError, RuntimeError):
+                self._step_flops = None
         if self._step_flops is not None:
             session.set_step_flops(
                 self._step_flops,
