@@ -25,9 +25,7 @@ import optax
 from trainscope import (
     EpochSummary,
     ModelSpec,
-    PhaseInfo,
     PluginManager,
-    StepRecords,
     TrainingSession,
     hookimpl,
     step_flops,
@@ -476,8 +474,8 @@ class ModelTrainer:
             strict=strict,
         )
         history = FitHistory()
-        steps = _StepColumns()
-        session.plugin_manager.register(steps, name=_STEP_COLUMNS)
+        epochs_ended = _EpochSummaries()
+        session.plugin_manager.register(epochs_ended, name=_EPOCH_SUMMARIES)
         watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
         try:
             with session:
@@ -490,9 +488,9 @@ class ModelTrainer:
                         self._validate(session, val_set, val_batches)
                         session.finish_validation_epoch()
                     session.print_epoch_summary()
-                    history.epochs.append(_epoch_result(epoch, steps, val_batches if val_set else None))
+                    history.epochs.append(_epoch_result(epoch, epochs_ended.summaries[-1]))
         finally:
-            session.plugin_manager.pluggy.unregister(name=_STEP_COLUMNS)
+            session.plugin_manager.pluggy.unregister(name=_EPOCH_SUMMARIES)
             session.plugin_manager.pluggy.unregister(watch)
             if self._adapter.framework == "flax.nnx" and self._state is not None:
                 self.trained_model()  # an NNX module is stateful: it holds the trained weights after fit
@@ -597,35 +595,22 @@ class ModelTrainer:
         self.cleanup()
 
 
-_STEP_COLUMNS = "trainscope-jax-history"
+_EPOCH_SUMMARIES = "trainscope-jax-history"
 
 
-class _StepColumns:
-    """Every step's loss and accuracy by phase, as the core converted them for the reporters.
-
-    ``fit`` builds its history from these, so no value crosses from the device twice. It
-    runs on every process: each returns the same (global) history.
-    """
+class _EpochSummaries:
+    """Every epoch's summary, from which ``fit`` builds its history (so the history, the epoch
+    summary and the command's last line agree exactly). It runs on every process: each
+    returns the same (global) history."""
 
     trainscope_all_processes = True
 
     def __init__(self) -> None:
-        self.phases: dict[str, tuple[list[float], list[float]]] = {}
         self.summaries: list[EpochSummary] = []
 
     @hookimpl
     def trainscope_epoch_end(self, summary: EpochSummary) -> None:
         self.summaries.append(summary)
-
-    @hookimpl
-    def trainscope_phase_start(self, phase: PhaseInfo) -> None:
-        self.phases[phase.name] = ([], [])
-
-    @hookimpl
-    def trainscope_progress(self, phase: PhaseInfo, records: StepRecords) -> None:
-        losses, accuracies = self.phases[phase.name]
-        losses.extend(records.metrics["loss"])  # type: ignore[arg-type]
-        accuracies.extend(records.metrics["accuracy"])  # type: ignore[arg-type]
 
 
 def _shardings(parallel: DataParallel, inputs: tuple[Any, ...], outputs: tuple[Any, ...]) -> dict[str, Any]:
@@ -645,15 +630,13 @@ def _check_cpu_collectives(parallel: DataParallel) -> None:
         )
 
 
-def _epoch_result(epoch: int, steps: _StepColumns, batches: Sequence[np.ndarray] | None) -> EpochResult:
-    """The epoch's means over examples, as the session computed them for the summary (so the
-    history, the epoch summary and the command's last line agree exactly)."""
-    summary = steps.summaries[-1]
+def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:
+    """The epoch's means over examples, as the session computed them for the summary."""
     train = summary.train or {}
     loss, accuracy = train.get("loss", math.nan), train.get("accuracy", math.nan)
-    if batches is None or summary.validation is None:
-        return EpochResult(epoch, loss, accuracy)
     validation = summary.validation
+    if validation is None:
+        return EpochResult(epoch, loss, accuracy)
     return EpochResult(
         epoch, loss, accuracy, validation.get("loss", math.nan), validation.get("accuracy", math.nan)
     )
