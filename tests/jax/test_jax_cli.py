@@ -142,6 +142,8 @@ def test_every_public_name_is_importable_from_the_package() -> None:
         assert getattr(trainscope_jax, name) is not None
     for name, module in trainscope_jax._EXPORTS.items():  # type checkers see it through `import *`
         assert name in importlib.import_module(module).__all__, (name, module)
-    assert set(trainscope_jax.__all__) <= set(dir(trainscope_jax))
+    names = dir(trainscope_jax)
+    assert set(trainscope_jax.__all__) <= set(names)
+    assert len(names) == len(set(names))  # the names already used are listed once
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         trainscope_jax.nonexistent  # noqa: B018
