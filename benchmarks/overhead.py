@@ -39,22 +39,9 @@ def installed_reporters() -> list[str]:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Send the reporters' output to the null device (at the file-descriptor level too)."""
+    """Send the reporters' output (``sys.stdout`` and ``sys.stderr``) to the null device."""
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
         yield
-
-
-def run_steps(plugins: Sequence[str], steps: int) -> float:
-    """Seconds for one training phase of ``steps`` steps of Python floats, reported to ``plugins``."""
-    loss, accuracy = 0.5, 0.25
-    with quiet(), TrainingSession("Bench", 1, steps, plugins=list(plugins)) as session:
-        session.start_epoch(1)
-        update = session.update_training_progress
-        start = time.perf_counter()
-        for step in range(1, steps + 1):
-            update(step, loss, accuracy)
-        session.finish_training_epoch()
-        return time.perf_counter() - start
 
 
 def run_in_steps(plugins: Sequence[str], steps: int, every: int, validation_steps: int = 10) -> float:
@@ -105,10 +92,10 @@ def value_streams(kind: str, steps: int) -> tuple[list[object], list[object]]:
     return [loss for loss, _ in pairs], [accuracy for _, accuracy in pairs]
 
 
-def run_values(losses: Sequence[object], accuracies: Sequence[object]) -> float:
-    """Seconds per step of one training phase with no reporter, reporting the given values."""
+def run_values(losses: Sequence[object], accuracies: Sequence[object], plugins: Sequence[str] = ()) -> float:
+    """Seconds per step of one training phase reporting the given values to ``plugins``."""
     steps = len(losses)
-    with quiet(), TrainingSession("Bench", 1, steps, plugins=[]) as session:
+    with quiet(), TrainingSession("Bench", 1, steps, plugins=list(plugins)) as session:
         session.start_epoch(1)
         update = session.update_training_progress
         start = time.perf_counter()
@@ -205,10 +192,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     configs.update({f"{name} alone": [name] for name in reporters})
     configs[f"all ({', '.join(reporters)})"] = reporters
     timings: dict[str, list[float]] = {label: [] for label in configs}
-    run_steps([], 10_000)  # warm up
+    floats = value_streams("float", args.steps)
+    run_values(*value_streams("float", 10_000))  # warm up
     for _ in range(args.rounds):
         for label, plugins in configs.items():
-            timings[label].append(run_steps(plugins, args.steps) / args.steps)
+            timings[label].append(run_values(*floats, plugins))
 
     print("Per-step cost of update_training_progress(step, loss, accuracy), Python floats")
     print(
