@@ -317,3 +317,18 @@ def test_a_jax_array_of_several_elements_names_the_metric_and_step_and_loses_not
     assert losses[:2] == [1.0, 2.0]
     assert math.isnan(losses[2])
     assert losses[3] == 4.0
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (ValueError("bad \udc80 byte"), "ValueError: bad \ufffd byte"),  # encodes as UTF-8
+        (KeyboardInterrupt(), "KeyboardInterrupt"),
+        (RuntimeError("expected one of:"), "RuntimeError: expected one of:"),  # its own colon kept
+    ],
+)
+def test_an_error_as_text_every_reporter_can_store(error: BaseException, text: str) -> None:
+    from trainscope.values import error_text
+
+    assert error_text(error) == text
+    text.encode("utf-8")

@@ -144,6 +144,23 @@ def test_exception_writes_run_end_failed(log_dir: Path, strict_lines: StrictLine
     assert [e["step"] for e in events if e["event"] == "step"] == [1]
 
 
+def test_an_error_whose_text_is_not_valid_unicode_still_ends_the_log(
+    log_dir: Path, strict_lines: StrictLines
+) -> None:
+    s = session()
+
+    def fail() -> None:
+        with s:
+            s.start_epoch(1)
+            raise ValueError("cannot read data/\udc80.png")  # an undecodable file name: a lone surrogate
+
+    with pytest.raises(ValueError, match="cannot read"):
+        fail()
+    events = strict_lines(only_log(log_dir))
+    assert events[-1]["event"] == "run_end"
+    assert events[-1]["error"] == "ValueError: cannot read data/\ufffd.png"
+
+
 def test_keyboard_interrupt_writes_run_end_interrupted(log_dir: Path, strict_lines: StrictLines) -> None:
     s = session()
 

@@ -52,6 +52,13 @@ def plain_text(text: object) -> str:
     return value
 
 
+def error_text(error: BaseException) -> str:
+    """``"ValueError: message"`` (the bare class name for an empty message), as text that
+    encodes as UTF-8 (an undecodable file name in an ``OSError`` holds lone surrogates)."""
+    message = plain_text(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 def plain_value(value: Any, *, _seen: frozenset[int] = frozenset(), _depth: int = 0) -> Any:
     """``value`` as plain JSON data: dicts with string keys, lists, str, bool, None, floats,
     and integers within 64 bits.
@@ -123,6 +130,7 @@ __all__ = [
     "HyperParameter",
     "check_count",
     "check_seconds",
+    "error_text",
     "flatten_config",
     "plain_text",
     "plain_value",

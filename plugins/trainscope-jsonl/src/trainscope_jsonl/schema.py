@@ -9,7 +9,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trainscope import EpochSummary, EvaluationSummary, ModelSpec, PhaseInfo, RunInfo, RunStatus, Throughput
+from trainscope import (
+    EpochSummary,
+    EvaluationSummary,
+    ModelSpec,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    Throughput,
+    values,
+)
 
 SCHEMA_VERSION = 2
 """Version of the log format; raised whenever a field changes meaning or is removed, or an
@@ -125,11 +134,8 @@ def epoch_end(run: RunInfo, summary: EpochSummary) -> dict[str, Any]:
 
 
 def error_text(error: BaseException | None) -> str | None:
-    """``"ValueError: message"``, the bare class name without a message, or None."""
-    if error is None:
-        return None
-    message = str(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+    """``"ValueError: message"`` (see :func:`trainscope.values.error_text`), or None."""
+    return None if error is None else values.error_text(error)
 
 
 def run_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> dict[str, Any]:

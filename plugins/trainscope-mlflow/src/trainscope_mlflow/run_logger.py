@@ -27,7 +27,7 @@ from trainscope import (
     printable,
 )
 from trainscope.run import PhaseName
-from trainscope.values import flatten_config
+from trainscope.values import error_text, flatten_config
 from trainscope_mlflow.architecture import architecture_text
 from trainscope_mlflow.names import mlflow_key, truncated
 from trainscope_mlflow.settings import log_every, tracking_timeout
@@ -204,7 +204,7 @@ class MlflowRunLogger:
                 self.client.set_tag(
                     self.run_id,
                     "trainscope.error",
-                    truncated(f"{type(error).__name__}: {error}".rstrip(": "), MAX_TAG_VAL_LENGTH),
+                    truncated(error_text(error), MAX_TAG_VAL_LENGTH),
                 )
             log = run.artifacts.get("jsonl")
             if log and Path(log).is_file():

@@ -20,7 +20,7 @@ from trainscope import (
     StepRecords,
 )
 from trainscope.run import PhaseName
-from trainscope.values import flatten_config
+from trainscope.values import error_text, flatten_config
 from trainscope_tensorboard import events
 from trainscope_tensorboard.architecture import architecture_text
 from trainscope_tensorboard.directory import directory_error, run_folder_name, tensorboard_directory
@@ -112,11 +112,7 @@ class RunWriter:
     def close(self, status: RunStatus, error: BaseException | None) -> None:
         """Write what is queued and the run's end status, then close the file (also after a failure)."""
         now = time.time()
-        text = (
-            f"{status}: {type(error).__name__}: {error}".rstrip(": ")
-            if status == "failed" and error
-            else status
-        )
+        text = f"{status}: {error_text(error)}" if status == "failed" and error else status
         end = [
             events.text_event(STATUS_TAG, text, self.steps.current, now),
             events.hparams_end_event(status, now),

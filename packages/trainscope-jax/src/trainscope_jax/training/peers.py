@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from trainscope import RunStatus, Terminated, TrainingSession, hookimpl
+from trainscope.values import error_text
 
 FAILURE_KEY = "trainscope/failure/{process}"
 """The coordination service key of one process, which a failing process writes for every
@@ -73,7 +74,7 @@ def report_failure(error: BaseException) -> None:
         return
     me, count = _process()
     status = "interrupted" if isinstance(error, (KeyboardInterrupt, Terminated)) else "failed"
-    text = " ".join(f"{type(error).__name__}: {error}".rstrip(": ").split())[:400]
+    text = " ".join(error_text(error).split())[:400]
     for process in range(count):
         if process != me:
             # Already reported by another process, or a service that is gone: nothing to do.
