@@ -291,3 +291,15 @@ def test_a_run_in_steps_logs_each_evaluation_at_its_training_step(tensorboard_di
     assert_series(got["validation/loss"], [(2, 20.0), (4, 40.0)])
     assert_series(got["evaluation/train/loss"], [(2, 1.5), (4, 3.5)])  # the means since the last evaluation
     assert_series(got["evaluation/validation/loss"], [(2, 20.0), (4, 40.0)])
+
+
+def test_the_event_folder_expands_the_home_folder_as_the_run_log_does() -> None:
+    from trainscope.log_files import log_directory
+    from trainscope_tensorboard import environment_variables as tb_env
+    from trainscope_tensorboard.directory import tensorboard_directory
+
+    home = Path("~").expanduser()
+    environ = {core_env.TRAINSCOPE_LOG_DIR: "~/logs"}
+    assert log_directory(environ) == home / "logs"
+    assert tensorboard_directory(environ) == home / "logs" / "tensorboard"
+    assert tensorboard_directory({tb_env.TRAINSCOPE_TENSORBOARD_DIR: "~/tb"}) == home / "tb"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from trainscope.log_files import DEFAULT_LOG_DIR
 from trainscope_jsonl.curves import RunCurves, Series, read_curves
 from trainscope_jsonl.reader import MAX_LINE_BYTES, EventStream, LogFormatError, RunLog, read_run
 from trainscope_jsonl.schema import EVENTS, SCHEMA_VERSION
@@ -17,7 +18,7 @@ from trainscope_jsonl.summary import (
     RunSummary,
     read_summary,
 )
-from trainscope_jsonl.writer import DEFAULT_LOG_DIR, LogDirectoryError, LogWriteError
+from trainscope_jsonl.writer import LogDirectoryError, LogWriteError
 
 __all__ = [
     "DEFAULT_LOG_DIR",

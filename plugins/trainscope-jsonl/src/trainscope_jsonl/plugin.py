@@ -13,10 +13,11 @@ from typing import Any
 import click
 
 from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
+from trainscope.log_files import log_directory
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
-from trainscope_jsonl.writer import LogWriteError, LogWriter, log_directory, log_file_name
+from trainscope_jsonl.writer import LogWriteError, LogWriter, log_file_name
 
 
 class RunLog:

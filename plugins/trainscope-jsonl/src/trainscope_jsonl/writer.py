@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 from trainscope import PluginFatalError
 from trainscope import environment_variables as core_env
-
-DEFAULT_LOG_DIR = "runs"
-"""Where logs go when ``TRAINSCOPE_LOG_DIR`` is not set (relative to the working directory)."""
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from trainscope.log_files import safe_run_name
 
 
 class LogDirectoryError(PluginFatalError, OSError):
@@ -36,12 +31,6 @@ class LogWriteError(PluginFatalError, OSError):
     """
 
 
-def log_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """``TRAINSCOPE_LOG_DIR`` (``~`` expanded), or ``runs`` when unset or empty."""
-    value = (os.environ if environ is None else environ).get(core_env.TRAINSCOPE_LOG_DIR, "")
-    return Path(value.strip() or DEFAULT_LOG_DIR).expanduser()
-
-
 def _blocking_file(directory: Path) -> Path | None:
     """The nearest existing ancestor of ``directory`` (itself included) that is not a folder."""
     for candidate in (directory, *directory.parents):
@@ -54,8 +43,7 @@ def log_file_name(run_name: str, run_id: str, start_time: float) -> str:
     """``20260509T073512.123Z-CatDogCNN-1a2b3c4d.jsonl``: UTC start time first, so names sort by start."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(start_time))
     millis = int((start_time % 1) * 1000)
-    name = _UNSAFE.sub("_", run_name).strip("._")[:64] or "run"
-    return f"{stamp}.{millis:03d}Z-{name}-{run_id[:8]}.jsonl"
+    return f"{stamp}.{millis:03d}Z-{safe_run_name(run_name)}-{run_id[:8]}.jsonl"
 
 
 _IOV_MAX = 1024

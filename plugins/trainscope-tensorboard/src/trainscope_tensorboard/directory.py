@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from trainscope import PluginFatalError
 from trainscope import environment_variables as core_env
+from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
 from trainscope_tensorboard import environment_variables as env_vars
-
-DEFAULT_LOG_DIR = "runs"
-"""The run-log folder when ``TRAINSCOPE_LOG_DIR`` is not set (as the jsonl reporter's)."""
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class TensorBoardDirectoryError(PluginFatalError, OSError):
@@ -25,18 +20,18 @@ class TensorBoardDirectoryError(PluginFatalError, OSError):
 
 
 def tensorboard_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """``TRAINSCOPE_TENSORBOARD_DIR``, else ``tensorboard`` in ``TRAINSCOPE_LOG_DIR`` (default ``runs``)."""
+    """``TRAINSCOPE_TENSORBOARD_DIR``, else ``tensorboard`` in ``TRAINSCOPE_LOG_DIR`` (default
+    ``runs``); ``~`` expanded in both."""
     environ = os.environ if environ is None else environ
     chosen = environ.get(env_vars.TRAINSCOPE_TENSORBOARD_DIR, "").strip()
     if chosen:
-        return Path(chosen)
-    return Path(environ.get(core_env.TRAINSCOPE_LOG_DIR, "").strip() or DEFAULT_LOG_DIR) / "tensorboard"
+        return Path(chosen).expanduser()
+    return log_directory(environ) / "tensorboard"
 
 
 def run_folder_name(run_name: str, run_id: str) -> str:
     """``CatDogCNN-3ab1ac0a``: the run's name (unsafe characters as ``_``), 8 characters of its id."""
-    name = _UNSAFE.sub("_", run_name).strip("._")[:64] or "run"
-    return f"{name}-{run_id[:8]}"
+    return f"{safe_run_name(run_name)}-{run_id[:8]}"
 
 
 def directory_error(path: Path, exc: OSError) -> TensorBoardDirectoryError:
