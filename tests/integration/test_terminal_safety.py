@@ -33,3 +33,18 @@ def test_escape_sequences_in_names_do_not_reach_the_terminal(capsys: Any, only_p
         assert sequence not in shown
     assert "fc?]52;c;cm0gLXJmIH4=?" in out  # shown, made harmless
     assert "acc?[2J" in out
+
+
+def test_escape_sequences_in_a_command_line_error_do_not_reach_the_terminal(capsys: Any) -> None:
+    import pytest
+
+    from trainscope.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["train", "--data", f"missing{SET_CLIPBOARD}"])  # the folder's name is quoted in the error
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err
+    for sequence in ("\x1b]", "\x07"):
+        assert sequence not in err
+    assert "missing?]52;c;cm0gLXJmIH4=?" in err

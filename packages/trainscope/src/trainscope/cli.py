@@ -159,8 +159,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     manager = create_plugin_manager(disable=disabled, disable_reason="blocked by -p no:NAME")
     group = build_cli(manager)
     try:
-        group.main(args=args, prog_name="trainscope", obj=CliContext(manager, disabled))
+        code = group.main(
+            args=args, prog_name="trainscope", obj=CliContext(manager, disabled), standalone_mode=False
+        )
+    except click.ClickException as exc:  # shown here, so that what it quotes is printable
+        exc.message = printable(exc.message)  # a file or folder name may hold escape sequences
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:  # Ctrl-C outside a run
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except PluginFatalError as exc:  # an unwritable log, a full disk, an unreachable server
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo(f"Error: {printable(message)}", err=True)
         sys.exit(1)
+    if isinstance(code, int) and code:  # ctx.exit(code) of a command
+        sys.exit(code)
