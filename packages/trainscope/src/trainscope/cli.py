@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args=args, prog_name="trainscope", obj=CliContext(manager, disabled), standalone_mode=False
         )
     except click.ClickException as exc:  # shown here, so that what it quotes is printable
-        exc.message = printable(exc.message)  # a file or folder name may hold escape sequences
+        exc.message = printable(exc.message)  # type: ignore[misc]  # a quoted name may hold escapes
         exc.show()
         sys.exit(exc.exit_code)
     except click.Abort:  # Ctrl-C outside a run
