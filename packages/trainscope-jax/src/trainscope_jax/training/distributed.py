@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from trainscope import device_arrays
+
 INITIALIZATION_TIMEOUT = 300
 """Seconds each process waits for all the others to join (they may start minutes apart)."""
 HEARTBEAT_TIMEOUT = 60
@@ -71,14 +73,9 @@ def detected_cluster() -> str | None:
 
 def is_initialized() -> bool:
     """Whether ``jax.distributed`` is initialized in this process (JAX 0.5 lacks ``is_initialized``)."""
-    import jax
+    import jax  # noqa: F401 - the core's check looks for an imported jax
 
-    check = getattr(jax.distributed, "is_initialized", None)
-    if check is not None:
-        return bool(check())
-    from jax._src import distributed
-
-    return distributed.global_state.client is not None
+    return device_arrays.distributed_process() is not None
 
 
 def cpu_collectives() -> str | None:

@@ -18,6 +18,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from trainscope.device_arrays import addressable
+
 DATA_AXIS = "data"
 """The name of the mesh axis a batch is split along."""
 
@@ -114,7 +116,7 @@ class DataParallel:
     def _replicate_leaf(self, leaf: Any) -> Any:
         if not isinstance(leaf, jax.Array):
             return leaf
-        local = leaf.addressable_shards[0].data if not leaf.is_fully_addressable else leaf
+        local = addressable(leaf)
         copies = [jax.device_put(local, device) for device in self.local_devices]
         return jax.make_array_from_single_device_arrays(leaf.shape, self.replicated, copies)
 
