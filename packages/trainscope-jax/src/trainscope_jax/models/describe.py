@@ -18,9 +18,6 @@ from trainscope_jax.models.calls import LayerNode, first_array, layer_specs
 from trainscope_jax.models.sequential import Sequential
 from trainscope_jax.models.specs import model_spec_from_params
 
-FRAMEWORKS = ("trainscope", "flax.nnx", "flax.linen", "equinox")
-"""The model kinds :func:`framework_of` tells apart (anything else is a parameter pytree)."""
-
 
 def framework_of(model: Any) -> str | None:
     """``trainscope``, ``flax.nnx``, ``flax.linen`` or ``equinox`` for a model of that kind, else None."""
@@ -107,4 +104,4 @@ def _sequential_spec(model: Sequential, sample: Any, name: str | None) -> ModelS
     return model.spec(name, batch_size=shape[0])
 
 
-__all__ = ["FRAMEWORKS", "framework_of", "model_spec"]
+__all__ = ["framework_of", "model_spec"]

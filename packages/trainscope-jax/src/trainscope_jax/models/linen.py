@@ -106,7 +106,6 @@ def describe(
     counts = abstract_call(run, keys, variables, args, dict(kwargs), data=lambda tree, leaf: tree > 1)
     arrays = arrays_by_module(result[0])
     for path, collections in arrays.items():
-        node = node_for(path, "Params") if path else root
         if not path:  # the model's own arrays: one row each
             for collection, shapes in collections.items():
                 for key, shape in shapes.items():
@@ -117,6 +116,7 @@ def describe(
                     )
                     _count(row, collection, {key: shape})
             continue
+        node = node_for(path, "Params")
         for collection, shapes in collections.items():
             _count(node, collection, shapes)
     for path, node in nodes.items():
