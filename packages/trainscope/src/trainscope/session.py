@@ -469,9 +469,7 @@ class TrainingSession:
             step=train.step,
             total_steps=train.total,
             train=train_means or None,
-            validation=dict(validation.metrics)
-            if validation.steps or self._results.get("validation")
-            else None,
+            validation=self._epoch_means.get("validation"),  # as _end_phase just stored them
             duration=now - self._interval_t0,
         )
         self._interval_start_means = self._train_means.snapshot()
