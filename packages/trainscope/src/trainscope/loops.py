@@ -67,9 +67,10 @@ def wrap_step(
         size = batch_size(*args, **kwargs) if callable(batch_size) else batch_size
         if size is None and batch_size is None:
             size = infer_batch_size(args)
-        update(session.next_step(phase), _as_metrics(reported), batch_size=size)
+        values_of_step = _as_metrics(reported)
+        update(session.next_step(phase), values_of_step, batch_size=size)
         if metrics is not None:
-            session.report_results(_as_metrics(reported))
+            session.report_results(values_of_step)
         return result
 
     return step
