@@ -112,7 +112,8 @@ def ready_prefix(rows: Sequence[T], values: Callable[[T], Iterable[Any]]) -> int
 
 
 @cache
-def _stacker(size: int) -> Callable[..., Any]:
+def _stacker() -> Callable[..., Any]:
+    """One jitted stack of scalars; JAX compiles it once per number of arguments."""
     jax = sys.modules["jax"]
     jnp = jax.numpy
 
@@ -138,7 +139,7 @@ def fetch_scalars(arrays: list[Any]) -> list[float]:
         size = 1 << (len(chunk) - 1).bit_length()
         padded = chunk + [chunk[-1]] * (size - len(chunk))
         try:
-            host = _stacker(size)(*padded).__array__()
+            host = _stacker()(*padded).__array__()
         except Exception:  # noqa: BLE001 - mixed devices, non-scalars: convert one by one
             jax = sys.modules["jax"]
             out.extend(float(value.reshape(())) for value in jax.device_get(chunk))
