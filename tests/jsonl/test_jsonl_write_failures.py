@@ -201,6 +201,39 @@ def test_a_log_write_error_is_fatal_and_reaches_every_reporter(log_dir: Path) ->
     assert seen == ["1", "end:failed:LogWriteError"]
 
 
+@pytest.mark.usefixtures("log_dir")
+def test_a_log_whose_write_failed_reads_back_as_abandoned(log_dir: Path) -> None:
+    from trainscope_jsonl import read_summary
+
+    failures = [OSError(28, "No space left on device")]  # one write fails, then there is room again
+    session = TrainingSession("Net", 1, None, plugins=["jsonl"], refresh_interval=0)
+
+    def train() -> None:
+        with session:
+            session.start_epoch(1)
+            import trainscope_jsonl.plugin as jsonl_plugin
+
+            writer = jsonl_plugin._open_logs[session.run.run_id].writer
+            write = writer._write
+
+            def write_once_failing(*chunks: bytes) -> None:
+                if failures:
+                    raise failures.pop()
+                write(*chunks)
+
+            writer._write = write_once_failing  # type: ignore[method-assign]
+            session.update_training_progress(1, 0.5)
+
+    with pytest.raises(PluginFatalError):
+        train()
+    summary = read_summary(only_log(log_dir))
+    assert summary.end is not None
+    assert summary.end.status == "failed"
+    assert summary.abandoned is not None
+    assert summary.abandoned.startswith("LogWriteError: ")
+    assert "No space left on device" in summary.abandoned
+
+
 # -- signals ---------------------------------------------------------------------------
 
 SIGNAL_SCRIPT = """

@@ -15,6 +15,8 @@ from trainscope_jsonl import fields
 from trainscope_jsonl.reader import EventStream, LogFormatError
 
 LOG_WRITE_FAILED = "log write failed"
+LOG_WRITE_ERROR = "LogWriteError:"
+"""How the writer's own ``run_end`` names a failed write (``trainscope_jsonl.LogWriteError``)."""
 """How the error of a ``run_end`` written by a writer that gave up on its log begins."""
 
 
@@ -288,14 +290,15 @@ class SummaryBuilder:
         )
 
     def on_run_end(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
-        """Keep the ``run_end``; failed with a ``log write failed`` error, it marks the log abandoned."""
+        """Keep the ``run_end``; failed because a write of the log failed (the writer's
+        ``LogWriteError``, or an error beginning ``log write failed``), it marks the log abandoned."""
         end = RunEnd(
             status=fields.text(event, "status"),
             error=fields.optional_text(event, "error"),
             duration=fields.number(event, "duration"),
         )
         summary.end = end
-        gave_up = end.status == "failed" and (end.error or "").startswith(LOG_WRITE_FAILED)
+        gave_up = end.status == "failed" and (end.error or "").startswith((LOG_WRITE_ERROR, LOG_WRITE_FAILED))
         summary.abandoned = end.error if gave_up else None
 
     def on_log_error(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
