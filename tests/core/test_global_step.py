@@ -25,5 +25,7 @@ def test_epochs_counted_from_zero_do_not_repeat_a_step() -> None:
 def test_an_empty_batch_changes_nothing() -> None:
     axis = GlobalStep()
     axis.training(1, [1, 2])
-    assert axis.training(2, []) == 0
-    assert axis.current == 2
+    assert axis.training(2, [1, 2]) == 2
+    assert axis.training(3, []) == 2  # the offset so far, and epoch 3 not begun
+    assert axis.current == 4
+    assert axis.training(3, [1]) == 4  # epoch 3 begins with its first step

@@ -94,7 +94,7 @@ def test_a_value_no_reporter_could_use_is_refused_at_the_call(value: Any, messag
     recorder = Recorder()
     with session(recorder) as s:
         s.start_epoch(1)
-        s.update_training_progress(1, np.float32(0.25))  # a numeric array type seen first
+        s.update_training_progress(1, np.float32(0.25))  # a good numpy value first: checks are per value
         with pytest.raises(MetricValueError, match=message):
             s.update_training_progress(2, value)
         s.update_training_progress(2, 0.75)

@@ -107,7 +107,8 @@ def test_blocking_a_reporter_with_p_no(tmp_path: Path) -> None:
 
 
 def test_the_last_summary_and_the_final_line_agree_exactly() -> None:
-    # 360 validation images in batches of 52 and 51: means over examples, not over batches
+    # the summary and the final line print the same session means (that they are means over
+    # examples, not batches, is tested on the trainer's history)
     result = invoke(["train", "--model", "mlp", "--epochs", "1", "--batch-size", "55"], "summary")
     assert result.exit_code == 0, result.output
     summary = re.search(r"Validation - Loss: ([\d.]+), Accuracy: ([\d.]+%)", result.output)

@@ -88,7 +88,6 @@ def test_the_environment_records_the_devices_used() -> None:
     env = trainer.environment()
     assert env["devices"] == [f"cpu:{jax.devices()[0].id}"]
     assert (env["device_count"], env["process_count"]) == (1, 1)
-    assert trainer.config.devices == 1
     assert trainer.run_config()["devices"] == 1
 
 
