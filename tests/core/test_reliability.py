@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 import warnings
 from typing import Any
 
@@ -332,3 +334,44 @@ def test_an_error_as_text_every_reporter_can_store(error: BaseException, text: s
 
     assert error_text(error) == text
     text.encode("utf-8")
+
+
+# -- a run ended on another thread ------------------------------------------------------------
+
+
+class SlowToClose(Recorder):
+    """A reporter whose ``train_end`` takes a while (closing a file on a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = threading.Event()
+        self.closed = threading.Event()
+
+    @hookimpl
+    def trainscope_train_end(self, status: str, error: BaseException | None) -> None:
+        self.closing.set()
+        time.sleep(0.3)
+        super().trainscope_train_end(status, error)
+        self.closed.set()
+
+
+def test_a_run_ended_on_another_thread_hears_nothing_after_and_its_own_end_waits() -> None:
+    """A multi-process run's peer watcher ends the run on its thread while training goes on."""
+    reporter = SlowToClose()
+    s = TrainingSession("Net", 1, None, plugins=[reporter], refresh_interval=0)
+    with s:
+        s.start_epoch(1)
+        s.update_training_progress(1, 0.5)
+        watcher = threading.Thread(
+            target=s.plugin_manager.train_end, args=(s.run, "interrupted", KeyboardInterrupt())
+        )
+        watcher.start()
+        assert reporter.closing.wait(10)
+        s.update_training_progress(2, 0.5)  # flushed: no reporter hears of it
+        s.finish_training_epoch()
+    # leaving the block ended the run on this thread too: that waited for the watcher's end
+    assert reporter.closed.is_set()
+    watcher.join(10)
+    assert reporter.hooks() == ["train_start", "epoch_start", "phase_start", "progress", "train_end"]
+    assert reporter.events[-1] == ("train_end", "interrupted")
+    assert [record.step for _, _, record in reporter.records] == [1]

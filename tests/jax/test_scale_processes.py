@@ -196,7 +196,7 @@ def test_stopping_one_process_ends_both_and_the_log_says_interrupted(
         outputs = finish(processes, timeout=BOUND)
         took = time.monotonic() - started
     end = events(log)[-1]
-    assert end["event"] == "run_end"
+    assert end["event"] == "run_end", [error[-3000:] for _, error in outputs]
     assert end["status"] == "interrupted"
     if stopped == 1:
         assert end["error"] == "PeerFailure: process 1 of 2 was interrupted: KeyboardInterrupt"

@@ -41,6 +41,9 @@ def trainscope_train_start(run: RunInfo) -> None:
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
     """Called exactly once, when the run ends, after every buffered step was reported.
 
+    No other hook of the run is called after it, not even from another thread (in a run of
+    several processes, a watcher thread ends this process's run when another process fails).
+
     :param run: the run.
     :param status: ``"completed"``, ``"interrupted"`` (KeyboardInterrupt) or ``"failed"``.
     :param error: the exception that ended the run, or None when it completed.

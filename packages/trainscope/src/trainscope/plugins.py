@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,20 @@ def warn_plugin(message: str) -> None:
     warnings.warn_explicit(message, PluginWarning, filename="trainscope", lineno=0, module="trainscope")
 
 
+TRAIN_END_WAIT = 60.0
+"""Seconds a second ``train_end`` of a run waits for the first, running on another thread."""
+
+
+class _RunEnd:
+    """A run whose ``train_end`` has started: on which thread, and whether every reporter got it."""
+
+    __slots__ = ("done", "thread")
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.done = threading.Event()
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -95,6 +110,9 @@ class PluginManager:
         self.pluggy = pluggy.PluginManager(PROJECT_NAME)
         self.pluggy.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
+        self._ended: dict[str, _RunEnd] = {}
+        """Runs whose ``train_end`` has started, by run id: no other hook of theirs is called."""
+        self._ended_lock = threading.Lock()
 
     # -- registration ----------------------------------------------------------
 
@@ -235,26 +253,53 @@ class PluginManager:
     def train_start(self, run: RunInfo) -> None:
         self._call("trainscope_train_start", run=run)
 
+    # The run's other hooks are skipped once its ``train_end`` has started, possibly on
+    # another thread (a multi-process run's peer watcher ends it while the training thread
+    # still runs): no reporter hears of a run after it was told the run ended.
+
     def epoch_start(self, run: RunInfo, epoch: int) -> None:
-        self._call("trainscope_epoch_start", run=run, epoch=epoch)
+        if run.run_id not in self._ended:
+            self._call("trainscope_epoch_start", run=run, epoch=epoch)
 
     def phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
-        self._call("trainscope_phase_start", run=run, phase=phase)
+        if run.run_id not in self._ended:
+            self._call("trainscope_phase_start", run=run, phase=phase)
 
     def progress(self, run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
-        self._call("trainscope_progress", run=run, phase=phase, records=records)
+        if run.run_id not in self._ended:
+            self._call("trainscope_progress", run=run, phase=phase, records=records)
 
     def phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
-        self._call("trainscope_phase_end", run=run, phase=phase)
+        if run.run_id not in self._ended:
+            self._call("trainscope_phase_end", run=run, phase=phase)
 
     def evaluation_end(self, run: RunInfo, summary: EvaluationSummary) -> None:
-        self._call("trainscope_evaluation_end", run=run, summary=summary)
+        if run.run_id not in self._ended:
+            self._call("trainscope_evaluation_end", run=run, summary=summary)
 
     def epoch_end(self, run: RunInfo, epoch: int, summary: EpochSummary) -> None:
-        self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
+        if run.run_id not in self._ended:
+            self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
 
     def train_end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
-        self._call("trainscope_train_end", run=run, status=status, error=error)
+        """Call ``trainscope_train_end`` once per run: a later call does nothing.
+
+        A later call from another thread first waits (up to :data:`TRAIN_END_WAIT` seconds)
+        until every reporter got the first, so that the thread cannot end the process
+        while another is still closing a reporter's files.
+        """
+        with self._ended_lock:
+            first = self._ended.get(run.run_id)
+            if first is None:
+                self._ended[run.run_id] = ending = _RunEnd()
+        if first is not None:
+            if first.thread != threading.get_ident():
+                first.done.wait(TRAIN_END_WAIT)
+            return
+        try:
+            self._call("trainscope_train_end", run=run, status=status, error=error)
+        finally:
+            ending.done.set()
 
     def register_commands(self, cli: click.Group) -> None:
         self._call("trainscope_register_commands", cli=cli)

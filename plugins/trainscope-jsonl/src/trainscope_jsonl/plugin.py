@@ -7,6 +7,7 @@ so an unwritable log directory is reported before any training happens.
 from __future__ import annotations
 
 import errno
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +21,15 @@ from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
 from trainscope_jsonl.writer import LogWriteError, LogWriter, log_file_name
 
 
-class RunLog:
-    """One run's open log, the step-line prefix of each phase, and whether a write failed."""
+class OpenLog:
+    """One run's open log, the step-line prefix of each phase, and whether a write failed.
 
-    __slots__ = ("failed", "prefixes", "writer")
+    Writes and the final ``run_end`` hold one lock: when another thread ends the run (a
+    multi-process run's peer watcher) while the training thread is writing, the training
+    thread's lines come first, ``run_end`` last, and nothing is written after it.
+    """
+
+    __slots__ = ("_lock", "ended", "failed", "prefixes", "writer")
 
     def __init__(self, writer: LogWriter) -> None:
         self.writer = writer
@@ -31,16 +37,40 @@ class RunLog:
         """By phase name: a training phase paused by a validation keeps its prefix."""
         self.failed = False
         """True once a write failed: the run is ending; only ``run_end`` is still tried."""
+        self.ended = False
+        """True once ``run_end`` was tried: the file is closed."""
+        self._lock = threading.Lock()
 
     def write(self, *chunks: bytes) -> None:
-        """Write whole lines; after a failure, raise :class:`LogWriteError` (the run stops)."""
-        if self.failed:
-            return
-        try:
-            self.writer.write(*chunks)
-        except LogWriteError:
-            self.failed = True
-            raise
+        """Write whole lines; after a failure, raise :class:`LogWriteError` (the run stops).
+
+        Does nothing once the log failed or ended.
+        """
+        with self._lock:
+            if self.failed or self.ended:
+                return
+            try:
+                self.writer.write(*chunks)
+            except LogWriteError:
+                self.failed = True
+                raise
+
+    def sync(self) -> None:
+        """Push the lines written so far to the disk (a no-op once the log failed or ended)."""
+        with self._lock:
+            if not (self.failed or self.ended):
+                self.writer.sync()
+
+    def end(self, run_end: Mapping[str, Any]) -> None:
+        """Write ``run_end`` (one last try after a failed write: it may still fit), then close."""
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+            try:
+                self.writer.write(_encoded(run_end))
+            finally:
+                self.writer.close()
 
 
 def _encoded(event: Mapping[str, Any]) -> bytes:
@@ -54,20 +84,20 @@ def _encoded(event: Mapping[str, Any]) -> bytes:
         ) from exc
 
 
-_open_logs: dict[str, RunLog] = {}
+_open_logs: dict[str, OpenLog] = {}
 """Open logs by run id (several sessions may run in one process)."""
 
 
 def open_log(run: RunInfo) -> None:
     """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
     writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
-    log = RunLog(writer)
+    log = OpenLog(writer)
     _open_logs[run.run_id] = log
     run.artifacts["jsonl"] = str(writer.path)
     log.write(_encoded(schema.run_start(run)))
 
 
-def _write_event(run: RunInfo, event: Mapping[str, Any]) -> RunLog | None:
+def _write_event(run: RunInfo, event: Mapping[str, Any]) -> OpenLog | None:
     """Write one event line to the run's log; the log, or None when it has none open."""
     log = _open_logs.get(run.run_id)
     if log is not None:
@@ -112,8 +142,8 @@ def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
     log = _write_event(run, schema.epoch_end(run, summary))
-    if log is not None and not log.failed:
-        log.writer.sync()
+    if log is not None:
+        log.sync()
 
 
 @hookimpl
@@ -122,13 +152,10 @@ def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException |
     if log is None:
         return
     try:
-        log.failed = False  # one last try: after a full disk, run_end may still fit
-        log.write(_encoded(schema.run_end(run, status, error)))
+        log.end(schema.run_end(run, status, error))
     except LogWriteError:
         if not isinstance(error, LogWriteError):
             raise  # the run was fine but its end could not be logged: say so
-    finally:
-        log.writer.close()
 
 
 @hookimpl
