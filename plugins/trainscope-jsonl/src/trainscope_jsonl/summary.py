@@ -138,7 +138,7 @@ class RunSummary:
     """The ``run_end`` event, None when the process stopped before the run ended."""
     abandoned: str | None = None
     """The writer's message when it gave up on the log (a ``log_error`` event, or a failed
-    ``run_end`` whose error begins with ``log write failed``); the run may have gone on."""
+    ``run_end`` whose error is the writer's ``LogWriteError``); the run may have gone on."""
     steps: int = 0
     """Step events of every phase."""
     training_steps: int = 0
