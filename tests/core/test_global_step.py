@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trainscope import GlobalStep
 
 
@@ -29,3 +31,33 @@ def test_an_empty_batch_changes_nothing() -> None:
     assert axis.training(3, []) == 2  # the offset so far, and epoch 3 not begun
     assert axis.current == 4
     assert axis.training(3, [1]) == 4  # epoch 3 begins with its first step
+
+
+def test_steps_numbered_across_epochs_keep_their_numbers() -> None:
+    axis = GlobalStep()
+    assert axis.training(1, [1, 2, 3]) == 0
+    assert axis.training(2, [4, 5]) == 0  # the loop counts on: step 4 is the 4th step done
+    assert axis.current == 5
+    assert axis.training(3, [1, 2]) == 5  # a later epoch numbering afresh still follows on
+    assert axis.current == 7
+
+
+@pytest.mark.parametrize(
+    "epochs",
+    [
+        [[1, 2, 3], [1, 2, 3], [1, 2]],  # from 1 each epoch
+        [[0, 1], [0, 1], [0, 1, 2]],  # from 0 each epoch
+        [[1, 2, 3], [4, 5, 6], [7, 8]],  # counted across epochs
+        [[10, 20, 30], [10, 20], [40, 50]],  # every 10th step, afresh then on
+        [[5, 6], [1, 2], [3, 4]],  # a resumed first epoch, then afresh, then on
+    ],
+)
+def test_the_axis_is_the_run_log_readers(epochs: list[list[int]]) -> None:
+    """TensorBoard and MLflow plot on the x-axis ``trainscope log`` and ``trainscope plot`` use."""
+    reader = pytest.importorskip("trainscope_jsonl").GlobalStep()
+    axis = GlobalStep()
+    for epoch, steps in enumerate(epochs, 1):
+        half = len(steps) // 2  # two batches: the second resumes the epoch (as after a validation)
+        for batch in (steps[:half], steps[half:]):
+            offset = axis.training(epoch, batch)
+            assert [offset + step for step in batch] == [reader.advance(step) for step in batch]

@@ -303,3 +303,16 @@ def test_the_event_folder_expands_the_home_folder_as_the_run_log_does() -> None:
     assert log_directory(environ) == home / "logs"
     assert tensorboard_directory(environ) == home / "logs" / "tensorboard"
     assert tensorboard_directory({tb_env.TRAINSCOPE_TENSORBOARD_DIR: "~/tb"}) == home / "tb"
+
+
+def test_steps_numbered_across_epochs_keep_their_numbers(tensorboard_dir: Path) -> None:
+    with session(steps_per_epoch=None) as s:
+        for epoch, steps in ((1, range(1, 4)), (2, range(4, 7))):
+            s.start_epoch(epoch)
+            for step in steps:
+                s.update_training_progress(step, float(step))
+            s.start_validation()
+            s.update_validation_progress(1, float(epoch))
+    got = scalars(read_events(only_run_folder(tensorboard_dir)))
+    assert got["train/loss"] == [(step, float(step)) for step in range(1, 7)]
+    assert got["validation/loss"] == [(3, 1.0), (6, 2.0)]
