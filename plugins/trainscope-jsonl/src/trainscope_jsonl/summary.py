@@ -15,9 +15,9 @@ from trainscope_jsonl import fields
 from trainscope_jsonl.reader import EventStream, LogFormatError
 
 LOG_WRITE_FAILED = "log write failed"
+"""How the error of a ``run_end`` written by a writer that gave up on its log begins."""
 LOG_WRITE_ERROR = "LogWriteError:"
 """How the writer's own ``run_end`` names a failed write (``trainscope_jsonl.LogWriteError``)."""
-"""How the error of a ``run_end`` written by a writer that gave up on its log begins."""
 
 
 @dataclass(frozen=True)
