@@ -252,39 +252,16 @@ def load_data(
 @click.pass_context
 def train_command(
     ctx: click.Context,
-    model_name: str,
-    data: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    optimizer: str,
-    platform: str | None,
-    seed: int,
-    image_size: tuple[int, int] | None,
-    validation_split: float,
-    devices: int | None,
     coordinator: str | None,
     num_processes: int | None,
     process_id: int | None,
     detect: bool,
+    **options: Any,
 ) -> None:
     """Train a model with every enabled reporter (defaults: digits-cnn on the embedded digits)."""
     start_processes(coordinator, num_processes, process_id, detect)  # before anything touches a device
     try:
-        _train(
-            ctx,
-            model_name,
-            data,
-            epochs,
-            batch_size,
-            lr,
-            optimizer,
-            platform,
-            seed,
-            image_size,
-            validation_split,
-            devices,
-        )
+        _train(ctx, **options)
     except click.exceptions.Exit:
         raise
     except BaseException as exc:
