@@ -6,6 +6,7 @@ With several processes each reads only its own ``rows`` of every global batch.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import queue
 import threading
@@ -17,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trainscope_jax.data.datasets import Batch, DataError, Dataset
+from trainscope_jax.training.sharding import global_arrays
 
 EvalBatch = tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.bool_]]
 
@@ -118,10 +120,7 @@ def prefetch_to_device(
     """
     put: Put = _identity
     if transfer and isinstance(device, jax.sharding.Sharding) and not device.is_fully_addressable:
-        sharding = device
-        put = lambda batch: tuple(  # noqa: E731
-            jax.make_array_from_process_local_data(sharding, array) for array in batch
-        )
+        put = functools.partial(global_arrays, device)
     elif transfer:
         put = lambda batch: jax.device_put(batch, device)  # noqa: E731
     if background:

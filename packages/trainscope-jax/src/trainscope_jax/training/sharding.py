@@ -16,7 +16,7 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
 from trainscope.device_arrays import addressable
 
@@ -121,16 +121,8 @@ class DataParallel:
         return jax.make_array_from_single_device_arrays(leaf.shape, self.replicated, copies)
 
     def global_batch(self, arrays: Sequence[Any]) -> tuple[Any, ...]:
-        """Global arrays from this process's rows of each (``jax.make_array_from_process_local_data``).
-
-        Arrays that already span the mesh are kept as they are.
-        """
-        return tuple(
-            array
-            if isinstance(array, jax.Array) and not array.is_fully_addressable
-            else jax.make_array_from_process_local_data(self.batch, np.asarray(array))
-            for array in arrays
-        )
+        """Global arrays split across the mesh from this process's rows of each (:func:`global_arrays`)."""
+        return global_arrays(self.batch, arrays)
 
     def local_copy(self, tree: Any) -> Any:
         """``tree`` with every replicated array replaced by this process's first copy of it."""
@@ -145,6 +137,18 @@ class DataParallel:
     def describe(self) -> list[str]:
         """``platform:id`` of every device of the mesh (``cpu:0``, ``cuda:1``, ...)."""
         return [f"{device.platform}:{device.id}" for device in self.devices]
+
+
+def global_arrays(sharding: Sharding, arrays: Sequence[Any]) -> tuple[Any, ...]:
+    """Global arrays placed with ``sharding`` from this process's rows of each
+    (``jax.make_array_from_process_local_data``); arrays that already span other
+    processes' devices are kept as they are."""
+    return tuple(
+        array
+        if isinstance(array, jax.Array) and not array.is_fully_addressable
+        else jax.make_array_from_process_local_data(sharding, np.asarray(array))
+        for array in arrays
+    )
 
 
 def data_parallel(devices: int | None = None) -> DataParallel:
@@ -173,4 +177,11 @@ def data_parallel(devices: int | None = None) -> DataParallel:
     )
 
 
-__all__ = ["DATA_AXIS", "BatchSizeError", "DataParallel", "DeviceCountError", "data_parallel"]
+__all__ = [
+    "DATA_AXIS",
+    "BatchSizeError",
+    "DataParallel",
+    "DeviceCountError",
+    "data_parallel",
+    "global_arrays",
+]
