@@ -25,6 +25,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
 from trainscope import TrainingSession
 from trainscope import environment_variables as env_vars
@@ -74,6 +75,13 @@ def run_in_epochs(plugins: Sequence[str], epochs: int, steps: int, validation_st
         return (time.perf_counter() - start) / (epochs * (steps + validation_steps))
 
 
+def tiny_step() -> Any:
+    """A jitted function returning two fresh 0-d arrays, as a training step returns its metrics."""
+    import jax
+
+    return jax.jit(lambda x: (x * 0.5, x * 0.25))
+
+
 def value_streams(kind: str, steps: int) -> tuple[list[object], list[object]]:
     """The losses and accuracies of ``steps`` steps: Python floats, the same two JAX 0-d arrays
     every step, or a fresh pair of JAX arrays per step made by a jitted function, as a JAX loop
@@ -86,7 +94,7 @@ def value_streams(kind: str, steps: int) -> tuple[list[object], list[object]]:
     if kind == "jax, same arrays":
         pair = jnp.asarray(0.5, dtype=jnp.float32), jnp.asarray(0.25, dtype=jnp.float32)
         return [pair[0]] * steps, [pair[1]] * steps
-    metrics = jax.jit(lambda x: (x * 0.5, x * 0.25))
+    metrics = tiny_step()
     pairs = [metrics(jnp.float32(step)) for step in range(steps)]
     jax.block_until_ready(pairs)
     return [loss for loss, _ in pairs], [accuracy for _, accuracy in pairs]
@@ -124,7 +132,7 @@ def dispatch_cost(calls: int) -> float:
     import jax
     import jax.numpy as jnp
 
-    metrics = jax.jit(lambda x: (x * 0.5, x * 0.25))
+    metrics = tiny_step()
     x = jnp.float32(1.0)
     jax.block_until_ready(metrics(x))
     start = time.perf_counter()
