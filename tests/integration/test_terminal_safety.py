@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from trainscope import LayerSpec, ModelSpec, TrainingSession
+from trainscope.cli import main
 
 CLEAR_SCREEN = "\x1b[2J"
 SET_CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"
@@ -36,10 +39,6 @@ def test_escape_sequences_in_names_do_not_reach_the_terminal(capsys: Any, only_p
 
 
 def test_escape_sequences_in_a_command_line_error_do_not_reach_the_terminal(capsys: Any) -> None:
-    import pytest
-
-    from trainscope.cli import main
-
     with pytest.raises(SystemExit) as ended:
         main(["train", "--data", f"missing{SET_CLIPBOARD}"])  # the folder's name is quoted in the error
     assert ended.value.code == 2
