@@ -29,7 +29,7 @@ from trainscope.run import (
 from trainscope.session import SessionStateError, StepOrderWarning, TrainingSession
 from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
-from trainscope.text import format_si, printable
+from trainscope.text import encodable, format_si, printable
 from trainscope.throughput import PEAK_TFLOPS, Throughput, peak_flops, step_flops
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "WorkerTimeoutError",
     "__version__",
     "create_plugin_manager",
+    "encodable",
     "format_si",
     "hookimpl",
     "is_accuracy_like",

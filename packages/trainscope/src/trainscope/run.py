@@ -47,6 +47,9 @@ class RunInfo:
     """Platform, devices and versions."""
     start_time: float = field(default_factory=time.time)
     """Wall-clock start, seconds since the epoch."""
+    start_monotonic: float = field(default_factory=time.monotonic)
+    """The start on the monotonic clock: durations come from it, never from the wall clock
+    (which may step back or forward during a run)."""
     process_index: int = 0
     """This process's index among the processes of the run (``jax.distributed``); 0 alone."""
     process_count: int = 1
@@ -55,6 +58,10 @@ class RunInfo:
     artifacts: dict[str, str] = field(default_factory=dict)
     """Files reporters write for this run, by name (the jsonl reporter adds ``"jsonl"``,
     its log's path), so that other reporters and the caller can find them."""
+
+    def elapsed(self) -> float:
+        """Seconds since the run started, from the monotonic clock."""
+        return time.monotonic() - self.start_monotonic
 
 
 class StepRecord(NamedTuple):

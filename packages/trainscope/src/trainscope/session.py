@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import platform
+import threading
 import time
 import uuid
 import warnings
@@ -36,6 +37,9 @@ MAX_BATCH = 4096
 """Steps buffered at most before a flush: batches stay small enough for the CPU caches."""
 _MIN_STEP = -INT64_MAX - 1
 _monotonic = time.monotonic
+_thread_id = threading.get_ident
+_IN_REPORTERS = -1
+"""The session's owner while reporters run: a call back into the session from a hook fails."""
 
 
 class StepOrderWarning(UserWarning):
@@ -70,7 +74,9 @@ class TrainingSession:
 
     Use it as a context manager so that an exception ends the run as ``failed``
     (``interrupted`` for KeyboardInterrupt, SIGTERM, SIGHUP) and reporters still
-    close cleanly. Not thread-safe: report from the training thread.
+    close cleanly. Not thread-safe: every call comes from the thread that started the
+    run; a call from another thread, or from inside a reporter's hook, raises
+    :class:`SessionStateError` (nothing reaches the log twice or out of order).
     """
 
     def __init__(
@@ -134,6 +140,10 @@ class TrainingSession:
         self._clock_offset = time.time() - time.monotonic()
         self._started = False
         self._ended = False
+        self._thread: int | None = None
+        """The thread that started the run: the only one that may call the session."""
+        self._caller: int | None = None
+        """``_thread``, or ``_IN_REPORTERS`` while a hook runs: what a step's caller is checked against."""
         self._epoch: int | None = None
         self._epoch_t0 = 0.0
         self._epoch_means: dict[PhaseName, dict[str, float] | None] = {}
@@ -173,19 +183,23 @@ class TrainingSession:
     def start_training(self) -> None:
         """Start the run (fires ``trainscope_train_start``); does nothing if started."""
         if self._started:
+            self._check_caller("start_training")
             return
         self._started = True
+        self._thread = self._caller = _thread_id()
         self.run.start_time = time.time()
+        self.run.start_monotonic = time.monotonic()  # what run.elapsed() reads
         self._interval_t0 = _monotonic()
         self._signals.install()
         try:
-            self.plugin_manager.train_start(self.run)
+            self._tell_reporters(self.plugin_manager.train_start)
         except BaseException as exc:  # a fatal reporter error, Ctrl-C during the printout...
             self._abort(_status_of(exc), exc)  # every reporter that started closes cleanly
             raise
 
     def finish_training(self) -> None:
         """End the open phases and epoch, then the run as ``completed``; idempotent."""
+        self._check_caller("finish_training")
         if self._ended:
             return
         self._require_started("finish_training")
@@ -200,7 +214,7 @@ class TrainingSession:
             raise
         self._ended = True
         try:
-            self.plugin_manager.train_end(self.run, "completed", None)
+            self._tell_reporters(self.plugin_manager.train_end, "completed", None)
         finally:
             self._signals.restore()
 
@@ -234,7 +248,7 @@ class TrainingSession:
                 except BaseException:  # noqa: BLE001 - already ending; the good steps were reported
                     self._buffer = StepBuffer()
             try:
-                self.plugin_manager.train_end(self.run, status, error)
+                self._tell_reporters(self.plugin_manager.train_end, status, error)
             except BaseException as exc:  # noqa: BLE001 - the run's own error is the one raised
                 warn_plugin(
                     f"trainscope: while ending the run ({status}: {type(error).__name__}), a reporter "
@@ -247,6 +261,7 @@ class TrainingSession:
 
     def start_epoch(self, epoch: int) -> None:
         """Start an epoch and its training phase, ending the previous epoch if still open."""
+        self._check_caller("start_epoch")
         self._require_started("start_epoch")
         if self.in_steps:
             raise SessionStateError(
@@ -258,11 +273,12 @@ class TrainingSession:
         self._epoch = epoch
         self._epoch_t0 = _monotonic()
         self._epoch_means = {}
-        self.plugin_manager.epoch_start(self.run, epoch)
+        self._tell_reporters(self.plugin_manager.epoch_start, epoch)
         self._start_training_phase()
 
     def print_epoch_summary(self) -> None:
         """End the epoch (fires ``trainscope_epoch_end``; the summary reporter prints then)."""
+        self._check_caller("print_epoch_summary")
         if self.in_steps:
             raise SessionStateError(
                 "print_epoch_summary() called in a run declared in steps: a run in steps has no "
@@ -286,12 +302,13 @@ class TrainingSession:
             duration=_monotonic() - self._epoch_t0,
             throughput=train.throughput if train is not None else None,
         )
-        self.plugin_manager.epoch_end(self.run, epoch, summary)
+        self._tell_reporters(self.plugin_manager.epoch_end, epoch, summary)
 
     # -- phases ----------------------------------------------------------------
 
     def finish_training_epoch(self) -> None:
         """End the training phase of the current epoch (a second call does nothing)."""
+        self._check_caller("finish_training_epoch")
         if self.in_steps:
             raise SessionStateError(
                 "finish_training_epoch() called in a run declared in steps: the training phase "
@@ -314,6 +331,7 @@ class TrainingSession:
         training; with fewer steps it is paused, and resumes with the next training
         step. In a run declared in steps, training is always paused.
         """
+        self._check_caller("start_validation")
         self._require_started("start_validation")
         if not self.in_steps and self._epoch is None:
             self._out_of_order("start_validation", "start_epoch(epoch)")
@@ -345,6 +363,7 @@ class TrainingSession:
         A validation that paused training then fires ``trainscope_evaluation_end``
         with the training means since the previous evaluation and this validation's.
         """
+        self._check_caller("finish_validation_epoch")
         phase = self._phase
         if phase is None or phase.name != "validation":
             if "validation" in self._epoch_means:
@@ -364,6 +383,7 @@ class TrainingSession:
         summary and the log then show them instead of the means of the step values;
         the step records keep their own values.
         """
+        self._check_caller("report_results")
         phase = self._phase
         if phase is None or phase.ended:
             raise SessionStateError(
@@ -401,7 +421,7 @@ class TrainingSession:
         self._helper_steps[name] = 0
         if name == "validation":
             self._results.pop("validation", None)
-        self.plugin_manager.phase_start(self.run, self._phase)
+        self._tell_reporters(self.plugin_manager.phase_start, self._phase)
 
     def _pause_training(self) -> None:
         train = self._train
@@ -447,7 +467,7 @@ class TrainingSession:
         if results is not None:
             phase.metrics = convert_results(results)
         self._epoch_means[phase.name] = dict(phase.metrics) if phase.steps or results is not None else None
-        self.plugin_manager.phase_end(self.run, phase)
+        self._tell_reporters(self.plugin_manager.phase_end, phase)
 
     def _evaluation_end(self, validation: PhaseInfo) -> None:
         train = self._train
@@ -475,7 +495,7 @@ class TrainingSession:
         self._interval_start_means = self._train_means.snapshot()
         self._interval_results = None
         self._interval_t0 = now
-        self.plugin_manager.evaluation_end(self.run, summary)
+        self._tell_reporters(self.plugin_manager.evaluation_end, summary)
 
     # -- throughput ------------------------------------------------------------
 
@@ -600,6 +620,8 @@ class TrainingSession:
         they are means over examples; without it every step weighs the same.
         After a validation that paused training, the first training step resumes it.
         """
+        if _thread_id() != self._caller:
+            self._check_caller("update_training_progress")
         phase = self._phase
         if phase is None or phase.ended or phase.name != "train":
             self._training_phase_for_step()
@@ -616,6 +638,8 @@ class TrainingSession:
         **metrics: Any,
     ) -> None:
         """Report one validation step; same forms as :meth:`update_training_progress`."""
+        if _thread_id() != self._caller:
+            self._check_caller("update_validation_progress")
         phase = self._phase
         if phase is None or phase.ended or phase.name != "validation":
             self._step_out_of_order("update_validation_progress")
@@ -715,7 +739,7 @@ class TrainingSession:
         phase.steps += count
         phase.elapsed = records.times[-1] - self._clock_offset - self._phase_t0
         try:
-            self.plugin_manager.progress(self.run, phase, records)
+            self._tell_reporters(self.plugin_manager.progress, phase, records)
         finally:
             # Measured after the reporters ran: a slow reporter never makes every step flush.
             self._last_flush = _monotonic()
@@ -733,6 +757,32 @@ class TrainingSession:
                 StepOrderWarning,
                 stacklevel=5,
             )
+
+    # -- reporters and callers --------------------------------------------------
+
+    def _tell_reporters(self, hook: Callable[..., None], *args: Any) -> None:
+        """Call one plugin-manager hook with the run; a call back into the session from it fails."""
+        self._caller = _IN_REPORTERS
+        try:
+            hook(self.run, *args)
+        finally:
+            self._caller = self._thread
+
+    def _check_caller(self, method: str) -> None:
+        """Refuse a call from inside a reporter's hook, or from a thread other than the run's."""
+        if self._thread is None or self._caller == _thread_id():
+            return
+        if self._thread == _thread_id():
+            raise SessionStateError(
+                f"{method}() called from inside a reporter's hook: a reporter must not drive the "
+                "session it reports on (steps and phases would reach the reporters while they are "
+                "being reported); call it from the training loop"
+            )
+        raise SessionStateError(
+            f"{method}() called from thread {threading.current_thread().name!r}, but this run "
+            "started on another thread: a TrainingSession is not thread-safe; report every step "
+            "from the thread that started the run (hand results to it, e.g. through a queue)"
+        )
 
     # -- errors ----------------------------------------------------------------
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-"""C0 and C1 control characters (ESC, CSI, OSC, BEL...) except tab and newline, and the
-Unicode line and paragraph separators."""
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+"""Bidirectional formatting characters (marks, embeddings, overrides, isolates): they
+reorder what follows on the screen, so ``abc\u202eexe.txt`` shows as ``abctxt.exe``."""
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029{_BIDI}]")
+"""C0 and C1 control characters (ESC, CSI, OSC, BEL...) except tab and newline, the
+Unicode line and paragraph separators, and the bidirectional formatting characters."""
+_CONTROL_ONE_LINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029{_BIDI}]")
 
 
 def printable(text: object, *, one_line: bool = True) -> str:
@@ -20,6 +23,19 @@ def printable(text: object, *, one_line: bool = True) -> str:
     return (_CONTROL_ONE_LINE if one_line else _CONTROL).sub("?", str(text))
 
 
+def encodable(text: str, stream: object) -> str:
+    """``text`` as ``stream`` can encode it: a character its encoding lacks becomes an escape
+    (``\\u03bb``), as tqdm shows it, so that an ASCII console degrades instead of failing."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding name Python does not know: leave the text to the stream
+        pass
+    return text
+
+
 def format_si(value: float, unit: str) -> str:
     """3 significant digits with an SI prefix: ``1.21 TFLOP/s``, ``312 MB``, ``45.6 GFLOP/s``."""
     for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -28,4 +44,4 @@ def format_si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-__all__ = ["format_si", "printable"]
+__all__ = ["encodable", "format_si", "printable"]

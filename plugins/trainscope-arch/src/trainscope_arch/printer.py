@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TextIO
 
-from trainscope import ModelSpec, printable
+from trainscope import ModelSpec, encodable, printable
 from trainscope_arch.formatting import (
     MemoryUnits,
     ParameterFormat,
@@ -94,5 +94,5 @@ class ModelArchitecturePrinter:
     def print_architecture(self, spec: ModelSpec, file: TextIO | None = None) -> None:
         """Print the architecture to ``file`` (standard output by default)."""
         out = sys.stdout if file is None else file
-        out.write(self.format_architecture(spec) + "\n")
+        out.write(encodable(self.format_architecture(spec), out) + "\n")  # an ASCII console degrades
         out.flush()

@@ -140,4 +140,4 @@ def error_text(error: BaseException | None) -> str | None:
 
 def run_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> dict[str, Any]:
     event = _event("run_end", run)
-    return {**event, "status": status, "error": error_text(error), "duration": event["time"] - run.start_time}
+    return {**event, "status": status, "error": error_text(error), "duration": run.elapsed()}

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
-from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, hookimpl, printable
+from trainscope import (
+    EpochSummary,
+    EvaluationSummary,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    encodable,
+    hookimpl,
+    printable,
+)
 from trainscope_summary.formatting import (
     format_epoch_summary,
     format_evaluation_summary,
@@ -30,8 +38,10 @@ class EpochSummaryPrinter:
         """The training phase of a run declared in steps (to say where an interrupted run stopped)."""
 
     def _print(self, text: str) -> None:
-        # Metric names come from user code: control characters cannot reach the terminal.
-        print(printable(text, one_line=False), file=self.file or sys.stdout, flush=True)
+        # Metric names come from user code: control characters cannot reach the terminal,
+        # and a character the console cannot encode is escaped rather than failing the print.
+        out = self.file or sys.stdout
+        print(encodable(printable(text, one_line=False), out), file=out, flush=True)
 
     @hookimpl
     def trainscope_train_start(self, run: RunInfo) -> None:
@@ -57,7 +67,7 @@ class EpochSummaryPrinter:
         summaries = self._epochs.pop(run.run_id, [])
         evaluations = self._evaluations.pop(run.run_id, [])
         training = self._training.pop(run.run_id, None)
-        elapsed = max(0.0, time.time() - run.start_time)
+        elapsed = max(0.0, run.elapsed())
         if run.epochs is None:
             step = training.step if training is not None else 0
             text = format_steps_run_end(status, evaluations, step, run.total_steps, elapsed)
