@@ -126,3 +126,15 @@ def test_ctrl_c_during_a_write_waits_until_the_lines_are_whole(
         writer.write(*lines)
     assert path.read_bytes() == b"".join(lines)
     writer.close()
+
+
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.usefixtures("log_dir")
+def test_log_command_shows_bidirectional_controls_as_question_marks() -> None:
+    session = train(epochs=1, name=f"Net{BIDI}gnp.exe")
+    code, output = run_log_command(Path(session.run.artifacts["jsonl"]))
+    assert code == 0, output
+    assert not set(BIDI) & set(output)
+    assert f"Run Net{'?' * len(BIDI)}gnp.exe ({session.run.run_id})" in output

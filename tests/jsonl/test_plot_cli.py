@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -136,3 +137,30 @@ def test_the_plot_never_overwrites_a_log(tmp_path: Path, log_dir: Path) -> None:
     assert result.exit_code == 1
     assert result.output == f"Error: '{log}' is one of the logs: give another file with -o\n"
     assert log.read_bytes() == before
+
+
+def test_the_plot_never_overwrites_a_hard_link_of_a_log(tmp_path: Path, log_dir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    log = train()
+    link = tmp_path / "link.png"
+    os.link(log, link)
+    before = log.read_bytes()
+    result = run_cli("plot", log, "-o", link)
+    assert result.exit_code == 1
+    assert result.output == f"Error: '{link}' is one of the logs: give another file with -o\n"
+    assert log.read_bytes() == before
+    assert link.read_bytes() == before
+
+
+def test_the_plot_replaces_an_output_without_writing_through_its_links(tmp_path: Path, log_dir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"another file's content")
+    output = tmp_path / "out" / "plot.png"
+    output.parent.mkdir()
+    os.link(kept, output)
+    result = run_cli("plot", train(), "-o", output)
+    assert result.exit_code == 0, result.output
+    assert output.read_bytes().startswith(PNG_SIGNATURE)
+    assert kept.read_bytes() == b"another file's content"
+    assert [path.name for path in output.parent.iterdir()] == ["plot.png"]  # no temporary file left

@@ -12,6 +12,7 @@ from trainscope.metrics import MetricValueError
 from trainscope.plugins import (
     PluginError,
     PluginFatalError,
+    RequiredPluginError,
     PluginInfo,
     PluginManager,
     PluginWarning,
@@ -47,6 +48,7 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "PluginWarning",
+    "RequiredPluginError",
     "RunInfo",
     "RunStatus",
     "SessionStateError",

@@ -34,6 +34,26 @@ class PluginFatalError(PluginError):
     """
 
 
+class RequiredPluginError(PluginFatalError):
+    """A required plugin (``trainscope_required = True``) raised: the run ends as ``failed``.
+
+    The plugin's own exception is its ``__cause__``.
+    """
+
+    @classmethod
+    def after(cls, name: str, hook_name: str, exc: Exception) -> RequiredPluginError:
+        """The error for ``exc``, raised by plugin ``name`` in ``hook_name``."""
+        try:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception:  # noqa: BLE001 - an exception whose text cannot be made
+            detail = type(exc).__name__
+        error = cls(
+            f"trainscope: the required plugin {name!r} raised in {hook_name}, so the run is stopped: {detail}"
+        )
+        error.__cause__ = exc
+        return error
+
+
 class PluginWarning(UserWarning):
     """A plugin could not be loaded, or was disabled after it raised."""
 
@@ -98,7 +118,8 @@ class PluginManager:
 
     Each hook has a typed method (``train_start``, ``progress``, ...). A hook
     implementation that raises disables its plugin with one :class:`PluginWarning`
-    naming the plugin and the hook; with ``strict`` the exception propagates.
+    naming the plugin and the hook; with ``strict``, or from a required plugin, the
+    exception propagates.
     """
 
     def __init__(self, *, strict: bool = False, trace: bool = False) -> None:
@@ -210,10 +231,12 @@ class PluginManager:
         """Call every implementation of ``hook_name``, each exactly once.
 
         An error is contained (the plugin is disabled with a warning) unless it is a
-        :class:`PluginFatalError`, ``strict`` is on, or it is not an ``Exception``
-        (Ctrl-C, ``SystemExit``). Even then the other plugins still get this call, so
-        that each of them sees every batch and every ``train_end``; the first such
-        error is raised once all of them ran.
+        :class:`PluginFatalError`, ``strict`` is on, the plugin is required (see
+        :func:`is_required`: the error is raised as a :class:`RequiredPluginError` and the
+        plugin stays registered, so its ``train_end`` still runs), or it is not an
+        ``Exception`` (Ctrl-C, ``SystemExit``). Even then the other plugins still get this
+        call, so that each of them sees every batch and every ``train_end``; the first
+        such error is raised once all of them ran.
         """
         hook = getattr(self.pluggy.hook, hook_name)
         impls = hook.get_hookimpls()
@@ -229,7 +252,9 @@ class PluginManager:
             except PluginFatalError as exc:
                 raised = raised or exc
             except Exception as exc:  # noqa: BLE001 - contained: the plugin is disabled
-                if self.strict:
+                if is_required(impl.plugin):
+                    raised = raised or RequiredPluginError.after(impl.plugin_name, hook_name, exc)
+                elif self.strict:
                     raised = raised or exc
                 else:
                     self._disable_after_error(impl.plugin_name, hook_name, exc)
@@ -312,6 +337,16 @@ ALL_PROCESSES_ATTRIBUTE = "trainscope_all_processes"
 def runs_on_every_process(plugin: object) -> bool:
     """True for a plugin that opted in to run on every process of a multi-process run."""
     return getattr(plugin, ALL_PROCESSES_ATTRIBUTE, False) is True
+
+
+REQUIRED_ATTRIBUTE = "trainscope_required"
+"""A plugin (module, class or instance) with this attribute set to True is required: any
+exception from it ends the run as ``failed`` instead of disabling the plugin."""
+
+
+def is_required(plugin: object) -> bool:
+    """True for a plugin whose failures are fatal for the run (a log the user asked for)."""
+    return getattr(plugin, REQUIRED_ATTRIBUTE, False) is True
 
 
 def _object_name(plugin: object, taken: pluggy.PluginManager) -> str:

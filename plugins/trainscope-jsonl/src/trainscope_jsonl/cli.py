@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -63,6 +64,14 @@ def log_command(paths: tuple[Path, ...]) -> None:
         click.echo(format_comparison(summaries))
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one file: the same path, a link to it, a hard link."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
 def require_matplotlib() -> None:
     """A one-line error naming the ``plot`` extra when matplotlib cannot be imported."""
     try:
@@ -107,7 +116,7 @@ def plot_command(paths: tuple[Path, ...], output: Path | None) -> None:
         check_format(output)
     except ValueError as exc:
         raise click.ClickException(printable(exc)) from None
-    if any(output.resolve() == log.resolve() for log in logs):
+    if any(same_file(output, log) for log in logs):
         raise click.ClickException(
             printable(f"{str(output)!r} is one of the logs: give another file with -o")
         )

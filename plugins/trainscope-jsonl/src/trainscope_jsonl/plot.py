@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, PercentFormatter
 
 from trainscope import is_accuracy_like, printable
+from trainscope_jsonl.atomic import replaced_whole
 from trainscope_jsonl.curves import RunCurves
 from trainscope_jsonl.summary import EpochRecord
 from trainscope_jsonl.table import run_state
@@ -188,6 +189,12 @@ def check_format(path: str | os.PathLike[str]) -> str:
 
 
 def save_figure(figure: Figure, path: str | os.PathLike[str]) -> None:
-    """Write the figure to ``path`` in the format its suffix names (see :data:`PLOT_FORMATS`)."""
+    """Write the figure to ``path`` in the format its suffix names (see :data:`PLOT_FORMATS`).
+
+    The image is written to a new file next to ``path``, then renamed onto it: a file
+    already at ``path`` (or a hard link of it elsewhere) is replaced whole or not at all,
+    never written through.
+    """
     image_format = check_format(path)
-    figure.savefig(path, format=image_format, dpi=PNG_DPI if image_format == "png" else "figure")
+    with replaced_whole(Path(path)) as file:
+        figure.savefig(file, format=image_format, dpi=PNG_DPI if image_format == "png" else "figure")

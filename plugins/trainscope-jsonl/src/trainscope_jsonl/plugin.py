@@ -1,7 +1,9 @@
 """The ``jsonl`` reporter's hook implementations (entry point ``jsonl``).
 
 The log file is created at ``trainscope_train_start``, before the first epoch,
-so an unwritable log directory is reported before any training happens.
+so an unwritable log directory is reported before any training happens. The plugin
+is required (``trainscope_required``): any exception from it stops the run as
+``failed``, and its ``trainscope_train_end`` still writes ``run_end``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ import click
 
 from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
 from trainscope.log_files import log_directory
+from trainscope.plugins import warn_plugin
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
+from trainscope_jsonl.last_lines import run_end_line, run_start_line
 from trainscope_jsonl.writer import LogWriteError, LogWriter, log_file_name
+
+trainscope_required = True
+"""A run asked to log never trains unlogged: any failure of this plugin stops the run."""
 
 
 class OpenLog:
@@ -36,13 +43,14 @@ class OpenLog:
         self.prefixes: dict[str, bytes] = {}
         """By phase name: a training phase paused by a validation keeps its prefix."""
         self.failed = False
-        """True once a write failed: the run is ending; only ``run_end`` is still tried."""
+        """True once a write raised: the run is ending; only ``run_end`` is still tried."""
         self.ended = False
         """True once ``run_end`` was tried: the file is closed."""
         self._lock = threading.Lock()
 
     def write(self, *chunks: bytes) -> None:
-        """Write whole lines; after a failure, raise :class:`LogWriteError` (the run stops).
+        """Write whole lines; a write that raises (:class:`LogWriteError`, or any other
+        exception) marks the log failed, and the run stops.
 
         Does nothing once the log failed or ended.
         """
@@ -51,24 +59,34 @@ class OpenLog:
                 return
             try:
                 self.writer.write(*chunks)
-            except LogWriteError:
+            except Exception:
                 self.failed = True
                 raise
 
-    def sync(self) -> None:
-        """Push the lines written so far to the disk (a no-op once the log failed or ended)."""
+    def sync(self) -> bool:
+        """Push the lines written so far to the disk, first creating the file again if it was
+        deleted; True when it was (a no-op once the log failed or ended)."""
         with self._lock:
-            if not (self.failed or self.ended):
-                self.writer.sync()
+            if self.failed or self.ended:
+                return False
+            recreated = self.writer.reattach()
+            self.writer.sync()
+            return recreated
 
-    def end(self, run_end: Mapping[str, Any]) -> None:
-        """Write ``run_end`` (one last try after a failed write: it may still fit), then close."""
+    def end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> bool:
+        """Write ``run_end`` (one last try after a failed write: it may still fit), then close;
+        True when the file had been deleted and was created again.
+
+        A log whose ``run_start`` was never written gets one first, so it still reads.
+        """
         with self._lock:
             if self.ended:
-                return
+                return False
             self.ended = True
             try:
-                self.writer.write(_encoded(run_end))
+                lines = [run_start_line(run)] if self.writer.size == 0 else []
+                self.writer.write(*lines, run_end_line(run, status, error))
+                return self.writer.reattach()
             finally:
                 self.writer.close()
 
@@ -115,18 +133,34 @@ def trainscope_epoch_start(run: RunInfo, epoch: int) -> None:
     _write_event(run, schema.epoch_start(run, epoch))
 
 
+def _sync(run: RunInfo, log: OpenLog) -> None:
+    """fsync the log; warn when its file had been deleted and was created again."""
+    if log.sync():
+        _warn_recreated(run, log)
+
+
+def _warn_recreated(run: RunInfo, log: OpenLog) -> None:
+    run.artifacts["jsonl"] = str(log.writer.path)
+    warn_plugin(
+        f"trainscope-jsonl: the run log was deleted during the run (was its folder removed?); "
+        f"it is created again at {str(log.writer.path)!r} with every line written so far"
+    )
+
+
 @hookimpl
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
-    log = _write_event(run, schema.phase_start(run, phase))
+    log = _open_logs.get(run.run_id)
     if log is not None:
         log.prefixes[phase.name] = step_prefix(run.run_id, phase.epoch, phase.name)
+        log.write(_encoded(schema.phase_start(run, phase)))
 
 
 @hookimpl
 def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
     log = _open_logs.get(run.run_id)
     if log is not None and not log.failed:
-        log.write(*encode_steps(log.prefixes[phase.name], records))
+        prefix = log.prefixes.get(phase.name) or step_prefix(run.run_id, phase.epoch, phase.name)
+        log.write(*encode_steps(prefix, records))
 
 
 @hookimpl
@@ -136,14 +170,16 @@ def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
 
 @hookimpl
 def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
-    _write_event(run, schema.evaluation_end(run, summary))
+    log = _write_event(run, schema.evaluation_end(run, summary))
+    if log is not None:
+        _sync(run, log)
 
 
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
     log = _write_event(run, schema.epoch_end(run, summary))
     if log is not None:
-        log.sync()
+        _sync(run, log)
 
 
 @hookimpl
@@ -152,7 +188,8 @@ def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException |
     if log is None:
         return
     try:
-        log.end(schema.run_end(run, status, error))
+        if log.end(run, status, error):
+            _warn_recreated(run, log)
     except LogWriteError:
         if not isinstance(error, LogWriteError):
             raise  # the run was fine but its end could not be logged: say so

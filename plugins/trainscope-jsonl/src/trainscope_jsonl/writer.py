@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -84,6 +85,52 @@ def _signals_deferred() -> Iterator[None]:
             handlers[signum](signum, frame)
 
 
+def _create(path: Path) -> int:
+    """A new file at ``path``, open for appending and for reading (to copy it, were it deleted)."""
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+
+
+def _create_free(path: Path) -> tuple[Path, int]:
+    """A new file at ``path``, else at ``NAME-2.jsonl``, ``NAME-3.jsonl``... when another file took it."""
+    for n in range(1, 100):
+        candidate = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        try:
+            return candidate, _create(candidate)
+        except FileExistsError:
+            continue
+    return path, _create(path)  # raises FileExistsError, naming the path
+
+
+def _write_fully(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _copy(source: int, target: int, size: int) -> None:
+    """The first ``size`` bytes of ``source`` onto the end of ``target``."""
+    offset = 0
+    while offset < size:
+        data = os.pread(source, min(_COPY_CHUNK, size - offset), offset)
+        if not data:
+            raise OSError(errno.EIO, "the deleted log is shorter than what was written to it")
+        _write_fully(target, data)
+        offset += len(data)
+
+
+def _sync_folder(directory: Path) -> None:
+    """Make a new entry of ``directory`` durable (POSIX; a no-op where folders cannot be opened)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+_COPY_CHUNK = 1 << 20
+
+
 class LogWriter:
     """An open run log. Each :meth:`write` hands whole lines to the OS at once, unbuffered,
     with Ctrl-C deferred until they are written.
@@ -91,9 +138,16 @@ class LogWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._fd = _create(path)
         self._size = 0
         """Bytes of complete lines written so far."""
+        self._torn = False
+        """True while the file may hold part of a line after ``_size`` (a write raised half-way)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes of complete lines written so far."""
+        return self._size
 
     @classmethod
     def create(cls, directory: Path, file_name: str) -> LogWriter:
@@ -121,41 +175,87 @@ class LogWriter:
 
         When the OS refuses (a full disk), the lines of this call are taken back (the
         file is cut at the end of the last complete write, so every line stays whole)
-        and :class:`LogWriteError` is raised.
+        and :class:`LogWriteError` is raised. Any other exception half-way (no memory
+        left) takes them back too, now or at the next write, and is raised as it is.
         """
         with _signals_deferred():
+            if self._torn and not self._take_back():
+                raise self._write_error(OSError(errno.EIO, "its last line is cut and cannot be taken back"))
+            self._torn = True
             try:
                 self._write(chunks)
             except OSError as exc:
                 self._take_back()
-                raise LogWriteError(
-                    exc.errno,
-                    f"trainscope-jsonl could not write the run log {str(self.path)!r}: "
-                    f"{exc.strerror or exc}; the run is stopped, and the log keeps every step "
-                    "written before. Free some space (or set "
-                    f"{core_env.TRAINSCOPE_LOG_DIR} to another disk) and run again",
-                ) from exc
+                raise self._write_error(exc) from exc
+            except BaseException:
+                self._take_back()
+                raise
             self._size += sum(map(len, chunks))
+            self._torn = False
+
+    def _write_error(self, exc: OSError) -> LogWriteError:
+        return LogWriteError(
+            exc.errno,
+            f"trainscope-jsonl could not write the run log {str(self.path)!r}: "
+            f"{exc.strerror or exc}; the run is stopped, and the log keeps every step "
+            "written before. Free some space (or set "
+            f"{core_env.TRAINSCOPE_LOG_DIR} to another disk) and run again",
+        )
 
     def _write(self, chunks: tuple[bytes, ...]) -> None:
         if len(chunks) == 1 or not hasattr(os, "writev"):
-            self._write_fully(b"".join(chunks))
+            _write_fully(self._fd, b"".join(chunks))
             return
         for start in range(0, len(chunks), _IOV_MAX):
             group = chunks[start : start + _IOV_MAX]
             written = os.writev(self._fd, group)
             if written < sum(len(chunk) for chunk in group):
-                self._write_fully(b"".join(group)[written:])
+                _write_fully(self._fd, b"".join(group)[written:])
 
-    def _take_back(self) -> None:
-        """Cut the file after the last complete write (a failed write may have left half a line)."""
-        with contextlib.suppress(OSError):
+    def _take_back(self) -> bool:
+        """Cut the file after the last complete write (a failed write may have left half a line);
+        False when it cannot be cut."""
+        try:
             os.ftruncate(self._fd, self._size)
+        except OSError:
+            return False
+        self._torn = False
+        return True
 
-    def _write_fully(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+    def reattach(self) -> bool:
+        """If the file was deleted while open (its folder removed), create it again at its path
+        with every line written so far, and write there from now on; True when it did.
+
+        :class:`LogWriteError` when it cannot be created again: the run stops, and the
+        lines are lost with the deleted file.
+        """
+        try:
+            if os.fstat(self._fd).st_nlink > 0:
+                return False  # still in a folder (perhaps moved): nothing is lost
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path, fd = _create_free(self.path)
+        except OSError as exc:
+            raise LogWriteError(
+                exc.errno,
+                f"trainscope-jsonl: the run log {str(self.path)!r} was deleted during the run (was "
+                f"its folder removed?) and cannot be created again: {exc.strerror or exc}; "
+                "the run is stopped",
+            ) from exc
+        try:
+            _copy(self._fd, fd, self._size)
+            os.fsync(fd)
+        except BaseException as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            if isinstance(exc, OSError):
+                raise self._write_error(exc) from exc
+            raise
+        _sync_folder(self.path.parent)
+        old, self._fd = self._fd, fd
+        self._torn = False
+        os.close(old)
+        return True
 
     def sync(self) -> None:
         """Push everything written so far to the disk (fsync); :class:`LogWriteError` if it cannot."""

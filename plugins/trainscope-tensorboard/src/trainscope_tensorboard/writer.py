@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
-from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto.event_pb2 import Event
 
 from trainscope import (
@@ -19,11 +18,13 @@ from trainscope import (
     RunStatus,
     StepRecords,
 )
+from trainscope.plugins import warn_plugin
 from trainscope.run import PhaseName
 from trainscope.values import error_text, flatten_config
 from trainscope_tensorboard import events
 from trainscope_tensorboard.architecture import architecture_text
 from trainscope_tensorboard.directory import directory_error, run_folder_name, tensorboard_directory
+from trainscope_tensorboard.event_file import EventFile
 
 ARCHITECTURE_TAG = "model/architecture"
 """The text tag of the architecture printout (TensorBoard shows it as ``model/architecture/text_summary``)."""
@@ -39,16 +40,20 @@ class RunWriter:
     """Writes one run's scalars, epoch means, hyper-parameters and architecture to its folder.
 
     The training thread only computes global steps and queues the step columns; events
-    are encoded and written by a :class:`BackgroundWorker`.
+    are encoded and written by a :class:`BackgroundWorker`. At each flush, an event file
+    deleted during the run (its folder removed) is created again with every event so far,
+    and the training thread warns once it hears of it.
     """
 
     def __init__(self, run: RunInfo, directory: Path | None = None) -> None:
         self.path = (directory or tensorboard_directory()) / run_folder_name(run.name, run.run_id)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._file = EventsWriter(str(self.path / "events"))
+            self._file = EventFile(self.path)
         except OSError as exc:
             raise directory_error(self.path, exc) from exc
+        self._notes: list[str] = []
+        """Warnings from the writer thread, given on the training thread."""
         self.steps = GlobalStep()
         self._last_flush = time.monotonic()
         self._worker = BackgroundWorker(f"trainscope-tensorboard-{run.run_id[:8]}")
@@ -56,22 +61,39 @@ class RunWriter:
 
     def _write(self, items: Iterable[Event]) -> None:
         for event in items:
-            self._file.write_event(event)
+            self._file.write(event)
         if time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
             self._flush()
 
     def _flush(self) -> None:
+        try:
+            recreated = self._file.reattach()
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"trainscope-tensorboard: the event file {str(self._file.path)!r} was deleted during "
+                f"the run (was its folder removed?) and cannot be created again: {exc.strerror or exc}",
+            ) from exc
+        if recreated:
+            self._notes.append(
+                f"trainscope-tensorboard: the event file was deleted during the run (was its folder "
+                f"removed?); it is created again at {str(self._file.path)!r} with every event so far"
+            )
         self._file.flush()
         self._last_flush = time.monotonic()
 
+    def _warn_notes(self) -> None:
+        while self._notes:
+            warn_plugin(self._notes.pop(0))
+
     def _write_run_start(self, run: RunInfo) -> None:
         now = time.time()
-        self._file.write_event(events.hparams_start_event(flatten_config(run.config), now))
+        self._file.write(events.hparams_start_event(flatten_config(run.config), now))
         if run.model is not None:
             text = architecture_text(run.name, run.model)
             # Indented four spaces: a Markdown code block, so the columns stay aligned.
             block = "\n".join(f"    {line}" for line in text.splitlines())
-            self._file.write_event(events.text_event(ARCHITECTURE_TAG, block, 0, now))
+            self._file.write(events.text_event(ARCHITECTURE_TAG, block, 0, now))
         self._flush()
 
     def add_steps(self, phase: PhaseName, epoch: int, records: StepRecords) -> None:
@@ -108,6 +130,7 @@ class RunWriter:
             event = events.means_event(self.steps.current, time.time(), means)
             self._worker.submit(partial(self._write, [event]))
         self._worker.submit(self._flush)
+        self._warn_notes()
 
     def close(self, status: RunStatus, error: BaseException | None) -> None:
         """Write what is queued and the run's end status, then close the file (also after a failure)."""
@@ -119,11 +142,13 @@ class RunWriter:
         ]
         try:
             self._worker.submit(partial(self._write, end))
+            self._worker.submit(self._flush)
         finally:
             try:
                 self._worker.close()
             finally:
                 self._file.close()
+                self._warn_notes()
 
 
 __all__ = ["ARCHITECTURE_TAG", "STATUS_TAG", "RunWriter"]

@@ -1,0 +1,80 @@
+"""One TensorBoard event file, kept readable so that it can be written again if deleted.
+
+The records are TensorBoard's (TFRecord framing with masked CRC-32C, as tensorboardX
+writes them). The file is opened for reading too: when its folder is removed during
+the run, :meth:`EventFile.reattach` creates it again with every event written so far.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import time
+from pathlib import Path
+
+from tensorboardX.proto.event_pb2 import Event
+from tensorboardX.record_writer import masked_crc32c
+
+FILE_VERSION = "brain.Event:2"
+
+
+def event_file_name(when: float) -> str:
+    """``events.out.tfevents.<seconds>.<host>``, the name TensorBoard looks for."""
+    return f"events.out.tfevents.{int(when):010d}.{socket.gethostname()}"
+
+
+def record(data: bytes) -> bytes:
+    """``data`` framed as one TFRecord: length, its CRC, the data, its CRC."""
+    header = struct.pack("<Q", len(data))
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+class EventFile:
+    """Events appended to ``folder/events.out.tfevents...``; not thread-safe (one writer thread)."""
+
+    def __init__(self, folder: Path) -> None:
+        now = time.time()
+        self.path = folder / event_file_name(now)
+        self._file = open(self.path, "xb+")  # noqa: SIM115 - closed by close()
+        self.write(Event(wall_time=now, file_version=FILE_VERSION))
+
+    def write(self, event: Event) -> None:
+        self._file.write(record(event.SerializeToString()))
+
+    def flush(self) -> None:
+        """Hand the events to the OS and push them to the disk."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def reattach(self) -> bool:
+        """If the file was deleted (its folder removed), create it again at its path with every
+        event so far, and write there from now on; True when it did. ``OSError`` if it cannot."""
+        self._file.flush()
+        if os.fstat(self._file.fileno()).st_nlink > 0:
+            return False  # still in a folder (perhaps moved): nothing is lost
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = open(self.path, "xb+")  # noqa: SIM115 - replaces self._file
+        try:
+            self._file.seek(0)
+            shutil.copyfileobj(self._file, new)
+            new.flush()
+            os.fsync(new.fileno())
+        except BaseException:
+            new.close()
+            raise
+        old, self._file = self._file, new
+        old.close()
+        return True
+
+    def close(self) -> None:
+        """Flush, sync and close; closing twice does nothing."""
+        if not self._file.closed:
+            try:
+                self.flush()
+            finally:
+                self._file.close()
+
+
+__all__ = ["FILE_VERSION", "EventFile", "event_file_name", "record"]
