@@ -24,9 +24,7 @@ with TrainingSession("R\\u00e9seau", 1, 5, 2, model=spec, plugins=["tqdm", "arch
 
 def test_an_ascii_console_gets_every_reporter_with_escaped_characters(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONIOENCODING": "ascii", "TRAINSCOPE_LOG_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN], env=env, capture_output=True, timeout=300, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, timeout=300, check=False)
     out, err = done.stdout.decode("ascii"), done.stderr.decode("ascii")  # nothing but ASCII came out
     assert done.returncode == 0, err
     assert "PluginWarning" not in err

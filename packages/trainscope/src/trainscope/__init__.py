@@ -12,10 +12,10 @@ from trainscope.metrics import MetricValueError
 from trainscope.plugins import (
     PluginError,
     PluginFatalError,
-    RequiredPluginError,
     PluginInfo,
     PluginManager,
     PluginWarning,
+    RequiredPluginError,
     create_plugin_manager,
 )
 from trainscope.run import (
