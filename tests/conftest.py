@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +45,20 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield install
     for module in ("sample_recorder", "sample_broken", "sample_misspelt"):
         sys.modules.pop(module, None)
+
+
+def _default_signal_actions() -> None:
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+@pytest.fixture
+def signal_defaults() -> Callable[[], None]:
+    """``preexec_fn`` for a child a test sends signals to: each signal at its default action
+    in the child, however the test runner was started (``nohup`` ignores SIGHUP, a shell's
+    background job SIGINT), so that the child behaves as one started from a terminal."""
+    return _default_signal_actions
 
 
 @pytest.fixture

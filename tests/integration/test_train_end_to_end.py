@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ pytest.importorskip("trainscope_jsonl")
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_and_sigterm_stop_training_cleanly(
-    tmp_path: Path, signum: signal.Signals, status: int
+    tmp_path: Path, signum: signal.Signals, status: int, signal_defaults: Callable[[], None]
 ) -> None:
     env = {**os.environ, "TRAINSCOPE_LOG_DIR": str(tmp_path), "TRAINSCOPE_PLATFORM": "cpu"}
     process = subprocess.Popen(
@@ -27,6 +28,7 @@ def test_ctrl_c_and_sigterm_stop_training_cleanly(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=signal_defaults,
     )
     assert process.stdout is not None
     seen: list[str] = []

@@ -39,7 +39,9 @@ with session:
 
 
 @pytest.fixture
-def training(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+def training(
+    tmp_path: Path, signal_defaults: Callable[[], None]
+) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A training subprocess that has finished its first epoch, and its log directory."""
     log_dir = tmp_path / "logs"
     script = tmp_path / "train.py"
@@ -47,7 +49,12 @@ def training(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     env = {**os.environ, env_vars.TRAINSCOPE_LOG_DIR: str(log_dir)}
     env.pop(env_vars.TRAINSCOPE_PLUGINS, None)
     process = subprocess.Popen(
-        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=signal_defaults,
     )
     try:
         assert process.stdout is not None

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,21 @@ def only_log(directory: Path) -> Path:
     return path
 
 
-def run_script(tmp_path: Path, body: str, **env: str) -> subprocess.Popen[str]:
+def run_script(
+    tmp_path: Path, body: str, preexec_fn: Callable[[], None] | None = None, **env: str
+) -> subprocess.Popen[str]:
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(body))
     environ = {**os.environ, env_vars.TRAINSCOPE_LOG_DIR: str(tmp_path / "logs"), **env}
     environ.pop(env_vars.TRAINSCOPE_PLUGINS, None)
     environ.pop(env_vars.TRAINSCOPE_STRICT, None)
     return subprocess.Popen(
-        [sys.executable, str(script)], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -254,9 +262,9 @@ with trainscope.TrainingSession("Signalled", 5, 100000, plugins=["jsonl", "summa
 @posix_only
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_end_the_run_as_interrupted(
-    signum: signal.Signals, tmp_path: Path, strict_lines: StrictLines
+    signum: signal.Signals, tmp_path: Path, strict_lines: StrictLines, signal_defaults: Callable[[], None]
 ) -> None:
-    process = run_script(tmp_path, SIGNAL_SCRIPT)
+    process = run_script(tmp_path, SIGNAL_SCRIPT, signal_defaults)
     assert process.stdout is not None
     assert process.stdout.readline() == "training\n"
     process.send_signal(signum)

@@ -17,6 +17,7 @@ import click
 
 from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
 from trainscope.cli import CliContext
+from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
 from trainscope.values import INT64_MAX
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ OPTIMIZER_CHOICES = ("adam", "adamw", "sgd")
 PLATFORM_CHOICES = ("auto", "metal", "gpu", "cpu")
 """Same as ``trainscope_jax.devices.selection.REQUESTS``."""
 
-INTERRUPTED_EXIT_CODE = 130
-"""Exit status after Ctrl-C, as shells report a process ended by SIGINT."""
 MAX_SEED = 2**32 - 1
 """The largest ``--seed``: seeds are 32-bit, as numpy and JAX keys take them everywhere."""
 
@@ -47,14 +46,34 @@ class FiniteFloat(click.FloatRange):
 
 
 class RunObserver:
-    """Keeps the run a command trained, so the command can say where its log went."""
+    """Keeps the run a command trained, so the command can say where its log went, and
+    raises a signal the command line received whose first exception was swallowed (see
+    :class:`~trainscope.signals.InterruptLatch`) at the run's next hook."""
 
-    def __init__(self) -> None:
+    def __init__(self, interrupts: InterruptLatch | None = None) -> None:
         self.run: RunInfo | None = None
+        self.interrupts = interrupts
+
+    def check_interrupts(self) -> None:
+        if self.interrupts is not None:
+            self.interrupts.check()
 
     @hookimpl
     def trainscope_train_start(self, run: RunInfo) -> None:
         self.run = run
+        self.check_interrupts()
+
+    @hookimpl
+    def trainscope_epoch_start(self) -> None:
+        self.check_interrupts()
+
+    @hookimpl
+    def trainscope_phase_start(self) -> None:
+        self.check_interrupts()
+
+    @hookimpl
+    def trainscope_progress(self) -> None:
+        self.check_interrupts()
 
     def log_path(self) -> str | None:
         """The run log's path when the jsonl reporter wrote one."""
@@ -88,11 +107,14 @@ class ImageSize(click.ParamType):  # type: ignore[type-arg]
 
 def start_processes(
     coordinator: str | None, num_processes: int | None, process_id: int | None, detect: bool
-) -> None:
-    """Join the multi-process run the options describe (``jax.distributed``); nothing without them."""
+) -> bool:
+    """Join the multi-process run the options describe (``jax.distributed``); nothing without them.
+
+    True when this process joined one.
+    """
     given = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
     if not detect and all(value is None for value in given.values()):
-        return
+        return False
     missing = [name for name, value in given.items() if value is None]
     if not detect and missing:
         raise click.BadParameter(
@@ -120,6 +142,7 @@ def start_processes(
         initialize_distributed(coordinator, num_processes, process_id)
     except DistributedError as exc:
         raise click.ClickException(str(exc)) from None
+    return True
 
 
 def devices_text(trainer: ModelTrainer) -> str:
@@ -259,15 +282,16 @@ def train_command(
     **options: Any,
 ) -> None:
     """Train a model with every enabled reporter (defaults: digits-cnn on the embedded digits)."""
-    start_processes(coordinator, num_processes, process_id, detect)  # before anything touches a device
+    joined = start_processes(coordinator, num_processes, process_id, detect)  # before any device is touched
     try:
         _train(ctx, **options)
     except click.exceptions.Exit:
         raise
     except BaseException as exc:
-        from trainscope_jax.training.peers import report_failure
+        if joined:  # only then is JAX loaded whole: an interrupt during its import must not import it again
+            from trainscope_jax.training.peers import report_failure
 
-        report_failure(exc)  # with several processes: the others stop too instead of waiting
+            report_failure(exc)  # the other processes stop too instead of waiting
         raise
 
 
@@ -286,6 +310,9 @@ def _train(
     devices: int | None,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
+    interrupts = ctx.obj.interrupts if isinstance(ctx.obj, CliContext) else None
+    observer = RunObserver(interrupts)
+    observer.check_interrupts()
     from trainscope_jax.data.datasets import DataError
     from trainscope_jax.devices.selection import DeviceSelectionError, select_device
 
@@ -293,6 +320,7 @@ def _train(
         choice = select_device(platform)  # says so on standard error when it falls back
     except DeviceSelectionError as exc:
         raise click.ClickException(str(exc)) from None
+    observer.check_interrupts()  # between stages: a Ctrl-C swallowed inside JAX's start-up ends it here
 
     from trainscope_jax.models.zoo import create_model
     from trainscope_jax.training.sharding import BatchSizeError, DeviceCountError
@@ -306,6 +334,7 @@ def _train(
         model = create_model(model_name, train.input_shape, train.num_classes)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--model") from None
+    observer.check_interrupts()
 
     config = TrainerConfig(
         batch_size=batch_size,
@@ -318,7 +347,6 @@ def _train(
     plugin_manager = ctx.obj.plugin_manager if isinstance(ctx.obj, CliContext) else None
     if plugin_manager is None:
         plugin_manager = create_plugin_manager()
-    observer = RunObserver()
     plugin_manager.register(observer, name="train-command")
     started = time.monotonic()
     try:
@@ -327,11 +355,12 @@ def _train(
         raise click.BadParameter(str(exc), param_hint="--batch-size") from None
     except DeviceCountError as exc:
         raise click.BadParameter(str(exc), param_hint="--devices") from None
+    observer.check_interrupts()
     try:
         with trainer:
             history = trainer.fit(train, validation, epochs, plugin_manager=plugin_manager)
     except (KeyboardInterrupt, Terminated) as exc:
-        cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc).capitalize()
+        cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"
         logged = observer.log_path()
         where = f"the run is logged as interrupted in {logged}" if logged else "no run log was written"
         if trainer.parallel.process_index:

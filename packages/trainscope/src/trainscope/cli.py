@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,15 @@ import click
 from trainscope import __version__
 from trainscope import environment_variables as env_vars
 from trainscope.plugins import PluginFatalError, PluginManager, create_plugin_manager
+from trainscope.signals import (
+    HANDLED_SIGNALS,
+    INTERRUPTED_EXIT_CODE,
+    InterruptLatch,
+    Terminated,
+    exit_now,
+    exit_status,
+    interruption_line,
+)
 from trainscope.text import printable
 
 
@@ -21,6 +31,8 @@ class CliContext:
 
     plugin_manager: PluginManager
     disabled: list[str] = field(default_factory=list)
+    interrupts: InterruptLatch | None = None
+    """The command line's signal latch: a command checks it between its start-up stages."""
 
 
 def blocked_names(args: Sequence[str]) -> list[str]:
@@ -152,26 +164,58 @@ def demo_command(obj: CliContext, epochs: int, steps: int, step_seconds: float) 
     )
 
 
+INTERRUPTED_EXIT_CODES = frozenset({INTERRUPTED_EXIT_CODE, *(128 + signum for signum in HANDLED_SIGNALS)})
+"""130, 143 and 129: the exit statuses of a command ended by a signal."""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Console entry point.
+
+    Ctrl-C, SIGTERM and SIGHUP at any instant end the command with one line and exit
+    status 130 (143, 129), never lost (see :class:`~trainscope.signals.InterruptLatch`). Run
+    as the console script (``argv`` None), a signal while no run is open ends the process at
+    once, and so does the end of an interrupted run, once its reporters closed: without the
+    interpreter's teardown, which can crash inside a native library stopped half-way.
+    """
+    console = argv is None
+    interrupts = InterruptLatch(exit_outside_runs=console)
+    interrupts.install()
+    try:
+        code = _run_command(list(sys.argv[1:] if argv is None else argv), interrupts)
+        if not code:
+            interrupts.check()  # an interrupt swallowed while the command went on still ends it
+    except (KeyboardInterrupt, click.Abort, Terminated) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        if console:
+            exit_now(signum)
+        click.echo(f"\n{interruption_line(signum)}", err=True)
+        code = exit_status(signum)
+    finally:
+        if not console:  # the console script keeps its latch until the process ends
+            interrupts.restore()
+    if isinstance(code, int) and code:  # ctx.exit(code) of a command
+        if console and code in INTERRUPTED_EXIT_CODES:  # the command said why
+            exit_now(code - 128, say=False)
+        sys.exit(code)
+
+
+def _run_command(args: list[str], interrupts: InterruptLatch) -> object:
+    """Build the command line and run it; returns the command's exit code."""
     disabled = blocked_names(args)
     manager = create_plugin_manager(disable=disabled, disable_reason="blocked by -p no:NAME")
     group = build_cli(manager)
     try:
-        code = group.main(
-            args=args, prog_name="trainscope", obj=CliContext(manager, disabled), standalone_mode=False
+        return group.main(
+            args=args,
+            prog_name="trainscope",
+            obj=CliContext(manager, disabled, interrupts),
+            standalone_mode=False,
         )
     except click.ClickException as exc:  # shown here, so that what it quotes is printable
         exc.message = printable(exc.message)  # type: ignore[misc]  # a quoted name may hold escapes
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:  # Ctrl-C outside a run
-        click.echo("Aborted!", err=True)
-        sys.exit(1)
     except PluginFatalError as exc:  # an unwritable log, a full disk, an unreachable server
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo(f"Error: {printable(message)}", err=True)
         sys.exit(1)
-    if isinstance(code, int) and code:  # ctx.exit(code) of a command
-        sys.exit(code)
