@@ -43,11 +43,12 @@ def write_folder(root: Path, classes: tuple[str, ...] = ("a", "b"), count: int =
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--seed", "-1"], "-1 is not in the range 0<=x<=4294967295"),
-        (["--seed", str(2**40)], "is not in the range 0<=x<=4294967295"),
+        (["--seed", "-1"], "-1 is not in the range x>=0"),
+        (["--seed", str(2**40)], f"{2**40} is too large: seeds are 32-bit (at most 4294967295)"),
         (["--lr", "nan"], "'nan' is not a finite number"),
         (["--lr", "inf"], "'inf' is not a finite number"),
-        (["--epochs", "99999999999999999999999"], "is not in the range 1<=x<=9223372036854775807"),
+        (["--epochs", "99999999999999999999999"], "is too large: epochs are counted in 64 bits"),
+        (["--batch-size", str(2**31)], "is too large: a batch is indexed with 32-bit integers"),
         (["--image-size", "32x32"], "--image-size applies to image folders only"),
     ],
 )

@@ -9,13 +9,17 @@ processes train one run (``jax.distributed``) and process 0 reports it.
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
+from trainscope import environment_variables as env_vars
 from trainscope.cli import CliContext
 from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
 from trainscope.values import INT64_MAX
@@ -42,6 +46,21 @@ class FiniteFloat(click.FloatRange):
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class Count(click.IntRange):
+    """An integer from ``min`` up, whose ceiling (a machine limit) is checked but not shown in ``--help``."""
+
+    def __init__(self, min: int, ceiling: int, why: str) -> None:
+        super().__init__(min=min)
+        self.ceiling = ceiling
+        self.why = why
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number > self.ceiling:
+            self.fail(f"{number} is too large: {self.why} (at most {self.ceiling})", param, ctx)
         return number
 
 
@@ -81,6 +100,25 @@ class RunObserver:
 
 
 _VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
+QUIET_BLOCKS = ("arch", "tqdm", "summary")
+"""The reporters ``--quiet`` blocks: those that print while the run goes."""
+
+
+@contextmanager
+def run_files_in(folder: Path | None) -> Iterator[None]:
+    """While training: the run files' folder is ``folder`` (``TRAINSCOPE_LOG_DIR``), when given."""
+    if folder is None:
+        yield
+        return
+    previous = os.environ.get(env_vars.TRAINSCOPE_LOG_DIR)
+    os.environ[env_vars.TRAINSCOPE_LOG_DIR] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(env_vars.TRAINSCOPE_LOG_DIR, None)
+        else:
+            os.environ[env_vars.TRAINSCOPE_LOG_DIR] = previous
 
 
 class ImageSize(click.ParamType):  # type: ignore[type-arg]
@@ -200,7 +238,7 @@ def load_data(
     return random_split(folder, validation_split, seed=seed)
 
 
-@click.command("train")
+@click.command("train", short_help="Train a model with every enabled reporter.")
 @click.option(
     "--model",
     "model_name",
@@ -216,8 +254,15 @@ def load_data(
     metavar="digits|PATH",
     help="'digits' (embedded UCI handwritten digits) or a folder with one sub-folder per class.",
 )
-@click.option("--epochs", type=click.IntRange(min=1, max=INT64_MAX), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1, max=2**31 - 1), default=32, show_default=True)
+@click.option(
+    "--epochs", type=Count(1, INT64_MAX, "epochs are counted in 64 bits"), default=10, show_default=True
+)
+@click.option(
+    "--batch-size",
+    type=Count(1, 2**31 - 1, "a batch is indexed with 32-bit integers"),
+    default=32,
+    show_default=True,
+)
 @click.option(
     "--lr",
     type=FiniteFloat(min=0, min_open=True),
@@ -234,10 +279,10 @@ def load_data(
 )
 @click.option(
     "--seed",
-    type=click.IntRange(0, MAX_SEED),
+    type=Count(0, MAX_SEED, "seeds are 32-bit"),
     default=0,
     show_default=True,
-    help="Seed of the initial weights and shuffling (0 to 2**32-1).",
+    help="Seed of the initial weights and shuffling (up to 2**32-1).",
 )
 @click.option(
     "--image-size",
@@ -271,6 +316,21 @@ def load_data(
     "detect",
     is_flag=True,
     help="Join a multi-process run JAX detects (SLURM, Open MPI) without the three options above.",
+)
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the run's files: the log, TensorBoard's events  [default: TRAINSCOPE_LOG_DIR, else runs]",
+)
+@click.option(
+    "--run-name", default=None, help="The run's name in the log and the trackers  [default: the model's]"
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No architecture, bars or summaries: only the closing lines and errors (the log is kept).",
 )
 @click.pass_context
 def train_command(
@@ -308,6 +368,9 @@ def _train(
     image_size: tuple[int, int] | None,
     validation_split: float,
     devices: int | None,
+    log_dir: Path | None,
+    run_name: str | None,
+    quiet: bool,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
     interrupts = ctx.obj.interrupts if isinstance(ctx.obj, CliContext) else None
@@ -348,6 +411,9 @@ def _train(
     if plugin_manager is None:
         plugin_manager = create_plugin_manager()
     plugin_manager.register(observer, name="train-command")
+    if quiet:
+        for name in QUIET_BLOCKS:
+            plugin_manager.block(name, "blocked by --quiet")
     started = time.monotonic()
     try:
         trainer = ModelTrainer(model, config)
@@ -357,8 +423,8 @@ def _train(
         raise click.BadParameter(str(exc), param_hint="--devices") from None
     observer.check_interrupts()
     try:
-        with trainer:
-            history = trainer.fit(train, validation, epochs, plugin_manager=plugin_manager)
+        with trainer, run_files_in(log_dir):
+            history = trainer.fit(train, validation, epochs, name=run_name, plugin_manager=plugin_manager)
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"
         logged = observer.log_path()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import click
 
 from trainscope import __version__
 from trainscope import environment_variables as env_vars
-from trainscope.plugins import PluginFatalError, PluginManager, create_plugin_manager
+from trainscope.plugins import PluginFatalError, PluginManager, PluginWarning, create_plugin_manager
 from trainscope.signals import (
     HANDLED_SIGNALS,
     INTERRUPTED_EXIT_CODE,
@@ -126,7 +128,7 @@ def build_cli(plugin_manager: PluginManager) -> click.Group:
     return trainscope
 
 
-@click.command("plugins")
+@click.command("plugins", short_help="List the plugins found and their state.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def plugins_command(obj: CliContext, as_json: bool) -> None:
@@ -146,7 +148,7 @@ def plugins_command(obj: CliContext, as_json: bool) -> None:
             click.echo(f"    hooks: {', '.join(info.hooks)}")
 
 
-@click.command("demo")
+@click.command("demo", short_help="Show every reporter on a scripted run.")
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--steps", default=60, show_default=True, type=click.IntRange(min=1))
 @click.option("--step-seconds", default=0.02, show_default=True, type=click.FloatRange(min=0))
@@ -180,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = argv is None
     interrupts = InterruptLatch(exit_outside_runs=console)
     interrupts.install()
+    show_warning = warnings.showwarning
+    warnings.showwarning = _plugin_warnings_as_lines(show_warning)
     try:
         code = _run_command(list(sys.argv[1:] if argv is None else argv), interrupts)
         if not code:
@@ -191,12 +195,33 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"\n{interruption_line(signum)}", err=True)
         code = exit_status(signum)
     finally:
+        warnings.showwarning = show_warning
         if not console:  # the console script keeps its latch until the process ends
             interrupts.restore()
     if isinstance(code, int) and code:  # ctx.exit(code) of a command
         if console and code in INTERRUPTED_EXIT_CODES:  # the command said why
             exit_now(code - 128, say=False)
         sys.exit(code)
+
+
+def _plugin_warnings_as_lines(show: Callable[..., None]) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints a :class:`PluginWarning` as its one line of text
+    (``trainscope: no plugin named 'bogus' is installed ...``) and any other warning as ``show``."""
+
+    def show_warning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, PluginWarning):
+            click.echo(printable(message), err=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
 
 
 def _run_command(args: list[str], interrupts: InterruptLatch) -> object:

@@ -48,7 +48,7 @@ def read_or_fail(reader: Callable[[Path], T], path: Path) -> T:
         raise click.ClickException(printable(f"cannot read {str(path)!r}: {exc.strerror or exc}")) from None
 
 
-@click.command("log")
+@click.command("log", short_help="Print the epochs of a logged run.")
 @_LOGS
 def log_command(paths: tuple[Path, ...]) -> None:
     """Print the epochs of the run logged in PATH (a folder: its newest run).
@@ -93,7 +93,7 @@ def plot_notes(path: Path, run: RunCurves) -> list[str]:
     return notes
 
 
-@click.command("plot")
+@click.command("plot", short_help="Plot a logged run's metrics per step.")
 @_LOGS
 @click.option(
     "-o",

@@ -194,7 +194,7 @@ def _rows(rows: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
     return lines
 
 
-@click.command("doctor")
+@click.command("doctor", short_help="Check versions, devices and known problems.")
 @click.option(
     "--platform",
     type=click.Choice(REQUESTS, case_sensitive=False),

@@ -1,0 +1,53 @@
+"""``trainscope train``'s run-file options and its help text, as a user reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from trainscope import create_plugin_manager
+from trainscope.cli import CliContext, build_cli
+
+TINY = ["--model", "mlp", "--epochs", "1", "--batch-size", "64", "--platform", "cpu"]
+
+
+def invoke(args: list[str], *plugins: str) -> Result:
+    manager = create_plugin_manager(plugins=[*plugins, "jax"])
+    return CliRunner().invoke(build_cli(manager), args, obj=CliContext(manager, []))
+
+
+def test_quiet_log_dir_and_run_name(tmp_path: Path) -> None:
+    folder = tmp_path / "elsewhere"
+    result = invoke(
+        ["train", *TINY, "--quiet", "--log-dir", str(folder), "--run-name", "My run"],
+        "tqdm",
+        "arch",
+        "summary",
+        "jsonl",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Model Architecture" not in result.output
+    assert "Summary:" not in result.output
+    assert "Starting training" not in result.output
+    assert "Trained MLP on cpu for 1 epoch" in result.output
+    (log,) = folder.glob("*-My_run-*.jsonl")
+    assert f"Run log: {log}" in result.output
+    start = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    assert start["name"] == "My run"
+    assert not (tmp_path / "runs").exists()  # the default folder was not used
+
+
+def test_help_shows_no_machine_limits_and_whole_summaries() -> None:
+    text = invoke(["train", "--help"]).output
+    for limit in ("9223372036854775807", "2147483647", "4294967295"):
+        assert limit not in text
+    assert "[default: 10; x>=1]" in text
+    assert "--log-dir" in text
+    assert "--quiet" in text
+    assert "--run-name" in text
+    overview = invoke(["--help"], "jsonl").output
+    commands = overview[overview.index("Commands:") :]
+    assert "..." not in commands
+    assert "Train a model with every enabled reporter." in commands
