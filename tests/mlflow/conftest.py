@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -32,10 +33,13 @@ def local_store_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow-local') / 'mlflow.db'}"
 
 
-@pytest.fixture(scope="session")
-def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mlflow server`` on 127.0.0.1, a free port, a SQLite backend and a local artifact folder."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def mlflow_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``mlflow server`` on 127.0.0.1, a free port, a SQLite backend and a local artifact folder.
+
+    Yields its URI and process, the leader of its own process group (the server and its
+    workers stop together).
+    """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
@@ -44,12 +48,7 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     command += ["--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}"]
     command += ["--artifacts-destination", str(folder / "artifacts")]
     server = subprocess.Popen(
-        command,
-        cwd=folder,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: the server and its workers stop together
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     uri = f"http://127.0.0.1:{port}"
     try:
@@ -64,15 +63,32 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        yield uri
+        yield uri, server
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # a test may have killed it already
+            os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``mlflow server`` for the session."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as (uri, _):
+        yield uri
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """An ``mlflow server`` for one test, which may kill it (its process group)."""
+    folder = tmp_path / "mlflow-server"
+    folder.mkdir()
+    with mlflow_server(folder) as started:
+        yield started
 
 
 @pytest.fixture

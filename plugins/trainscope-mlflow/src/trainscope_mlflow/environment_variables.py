@@ -8,8 +8,10 @@ default local store when unset), ``MLFLOW_EXPERIMENT_NAME`` or ``MLFLOW_EXPERIME
 from __future__ import annotations
 
 TRAINSCOPE_MLFLOW_TIMEOUT = "TRAINSCOPE_MLFLOW_TIMEOUT"
-"""Seconds to wait for the tracking server (default ``10``): to connect when the run starts, then
-for the metrics queued during the run to be accepted; past it the reporter stops with an error."""
+"""Seconds to wait for the tracking store (default ``10``), for each MLflow call of the reporter, MLflow's
+retries included: to reach the server and create the run when the run starts (past it the run stops
+before training), for the metrics queued during the run, and at the end for the status and for the
+upload of the log (past it the reporter gives up with one warning)."""
 
 TRAINSCOPE_MLFLOW_LOG_EVERY = "TRAINSCOPE_MLFLOW_LOG_EVERY"
 """Log the metrics of every N-th step only (default ``1``: every step), for a store slower than the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -29,7 +30,11 @@ from trainscope import (
 from trainscope.run import PhaseName
 from trainscope.values import error_text, flatten_config
 from trainscope_mlflow.architecture import architecture_text
+from trainscope_mlflow.bounded import call_within
+from trainscope_mlflow.environment_variables import TRAINSCOPE_MLFLOW_TIMEOUT
+from trainscope_mlflow.local_store import check_store_writable
 from trainscope_mlflow.names import mlflow_key, truncated
+from trainscope_mlflow.quiet import THREAD_PREFIX, quiet_reporter_threads
 from trainscope_mlflow.settings import log_every, tracking_timeout
 from trainscope_mlflow.tracking import (
     MLFLOW_STATUS,
@@ -51,19 +56,40 @@ class MlflowRunLogger:
     """Creates the MLflow run at once (so a bad store stops the run before training), then logs to it.
 
     Metrics are queued by the training thread and sent by a background worker with
-    ``log_batch``, one call per batch of steps (MLflow splits it at its size limits).
+    ``log_batch``, one call per batch of steps (MLflow splits it at its size limits). Every
+    MLflow call runs on a thread of the reporter and is waited for at most the timeout.
     """
+
+    client: MlflowClient
+    run_id: str
 
     def __init__(self, run: RunInfo) -> None:
         self.timeout = tracking_timeout()
         self.every = log_every()
         self.uri = get_tracking_uri()
+        self.thread_name = f"{THREAD_PREFIX}-{run.run_id[:8]}"
         check_store_supported(self.uri)
+        check_store_writable(self.uri)
         check_reachable(self.uri, self.timeout)
+        quiet_reporter_threads()
         self.steps = GlobalStep()
+        self._gave_up = threading.Event()
+        try:
+            call_within(self.timeout, f"{self.thread_name}-start", partial(self._start, run))
+        except WorkerTimeoutError:
+            self._gave_up.set()
+            raise MlflowTrackingError(
+                f"trainscope-mlflow: the MLflow tracking store {shown_uri(self.uri)!r} did not answer "
+                f"within {self.timeout:g} s when the run started. Raise {TRAINSCOPE_MLFLOW_TIMEOUT} "
+                f"for a slow store, or set MLFLOW_TRACKING_URI to one that answers, {blocked_hint()}"
+            ) from None
+        self._worker = BackgroundWorker(self.thread_name, timeout=self.timeout)
+
+    def _start(self, run: RunInfo) -> None:
+        """Create the MLflow run and log its parameters and architecture (on a thread of its own)."""
         try:
             self.client = MlflowClient(self.uri)
-            self.run_id: str = self.client.create_run(
+            self.run_id = self.client.create_run(
                 self._experiment_id(run.name), run_name=f"{run.name}-{run.run_id[:8]}", tags=run_tags(run)
             ).info.run_id
         except MlflowTrackingError:
@@ -75,13 +101,12 @@ class MlflowRunLogger:
         except Exception as exc:
             self.client.set_terminated(self.run_id, MLFLOW_STATUS["failed"])
             raise self._setup_error(exc) from exc
-        self._worker = BackgroundWorker(f"trainscope-mlflow-{run.run_id[:8]}", timeout=self.timeout)
+        if self._gave_up.is_set():  # too late: the training did not wait for this run
+            self.client.set_terminated(self.run_id, MLFLOW_STATUS["failed"])
 
     def _setup_error(self, exc: Exception) -> MlflowTrackingError:
-        first_line = next(iter(str(exc).splitlines()), "")
         return MlflowTrackingError(
-            f"trainscope-mlflow cannot start an MLflow run in {shown_uri(self.uri)!r}: "
-            f"{type(exc).__name__}: {printable(first_line)}. "
+            f"trainscope-mlflow cannot start an MLflow run in {shown_uri(self.uri)!r}: {first_line(exc)}. "
             f"Fix the store or set MLFLOW_TRACKING_URI to one that works, {blocked_hint()}"
         )
 
@@ -142,12 +167,19 @@ class MlflowRunLogger:
             self._worker.submit(job)
         except WorkerTimeoutError:
             raise self._stalled() from None
+        except Exception as exc:
+            raise self._refused(exc) from exc
 
     def _stalled(self) -> MlflowLoggingError:
         return MlflowLoggingError(
             f"the MLflow tracking store {shown_uri(self.uri)!r} has not accepted this run's metrics "
             f"for {self.timeout:g} s; the mlflow reporter stops logging this run "
-            f"(raise TRAINSCOPE_MLFLOW_TIMEOUT for a slow store)"
+            f"(raise {TRAINSCOPE_MLFLOW_TIMEOUT} for a slow store)"
+        )
+
+    def _refused(self, exc: Exception) -> MlflowLoggingError:
+        return MlflowLoggingError(
+            f"the MLflow tracking store {shown_uri(self.uri)!r} refused this run's data: {first_line(exc)}"
         )
 
     # -- on the worker ----------------------------------------------------------
@@ -186,31 +218,54 @@ class MlflowRunLogger:
     # -- end --------------------------------------------------------------------
 
     def end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
-        """Send what is queued, upload the JSON-lines log (if any), and end the run with its status.
+        """Send what is queued, end the run with its status, then upload the JSON-lines log (if any).
 
-        When the store stopped answering, the run is left as it is rather than waiting again.
+        Each of the three waits at most the timeout. When the store stopped answering, the run is
+        left as it is rather than waiting again.
         """
+        quiet_reporter_threads()
+        refused: MlflowLoggingError | None = None
         try:
             self._worker.close()
         except WorkerTimeoutError:
             raise self._stalled() from None
-        finally:
-            if not self._worker.stalled:
-                self._finish(run, status, error)
+        except Exception as exc:  # noqa: BLE001 - raised once the status is set and the log uploaded
+            refused = self._refused(exc)
+        self._at_end("set the run's status", partial(self._set_status, status, error))
+        log = run.artifacts.get("jsonl")
+        if log and Path(log).is_file():
+            self._at_end(
+                "upload the run's log",
+                partial(self.client.log_artifact, self.run_id, log, LOG_ARTIFACT_FOLDER),
+            )
+        if refused is not None:
+            raise refused
 
-    def _finish(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
+    def _at_end(self, what: str, call: partial[None]) -> None:
         try:
-            if error is not None:
-                self.client.set_tag(
-                    self.run_id,
-                    "trainscope.error",
-                    truncated(error_text(error), MAX_TAG_VAL_LENGTH),
-                )
-            log = run.artifacts.get("jsonl")
-            if log and Path(log).is_file():
-                self.client.log_artifact(self.run_id, log, LOG_ARTIFACT_FOLDER)
-        finally:
-            self.client.set_terminated(self.run_id, MLFLOW_STATUS[status])
+            call_within(self.timeout, f"{self.thread_name}-end", call)
+        except WorkerTimeoutError:
+            raise MlflowLoggingError(
+                f"the MLflow tracking store {shown_uri(self.uri)!r} did not answer within {self.timeout:g} s "
+                f"at the end of the run, so the mlflow reporter did not {what} "
+                f"(raise {TRAINSCOPE_MLFLOW_TIMEOUT} for a slow store, {blocked_hint()})"
+            ) from None
+        except Exception as exc:
+            raise MlflowLoggingError(
+                f"the mlflow reporter could not {what} in {shown_uri(self.uri)!r}: {first_line(exc)}"
+            ) from exc
+
+    def _set_status(self, status: RunStatus, error: BaseException | None) -> None:
+        if error is not None:
+            self.client.set_tag(
+                self.run_id, "trainscope.error", truncated(error_text(error), MAX_TAG_VAL_LENGTH)
+            )
+        self.client.set_terminated(self.run_id, MLFLOW_STATUS[status])
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, printable."""
+    return f"{type(exc).__name__}: {printable(next(iter(str(exc).splitlines()), ''))}"
 
 
 def run_tags(run: RunInfo) -> dict[str, Any]:
@@ -221,4 +276,4 @@ def run_tags(run: RunInfo) -> dict[str, Any]:
     return tags
 
 
-__all__ = ["ARCHITECTURE_ARTIFACT", "LOG_ARTIFACT_FOLDER", "MlflowRunLogger", "run_tags"]
+__all__ = ["ARCHITECTURE_ARTIFACT", "LOG_ARTIFACT_FOLDER", "MlflowRunLogger", "first_line", "run_tags"]
