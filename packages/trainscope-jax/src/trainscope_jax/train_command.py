@@ -22,6 +22,7 @@ from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
 from trainscope import environment_variables as env_vars
 from trainscope.cli import CliContext
 from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
+from trainscope.status import StartupStatus
 from trainscope.values import INT64_MAX
 
 if TYPE_CHECKING:
@@ -69,16 +70,18 @@ class RunObserver:
     raises a signal the command line received whose first exception was swallowed (see
     :class:`~trainscope.signals.InterruptLatch`) at the run's next hook."""
 
-    def __init__(self, interrupts: InterruptLatch | None = None) -> None:
+    def __init__(self, interrupts: InterruptLatch | None = None, status: StartupStatus | None = None) -> None:
         self.run: RunInfo | None = None
         self.interrupts = interrupts
+        self.status = status or StartupStatus()
 
     def check_interrupts(self) -> None:
         if self.interrupts is not None:
             self.interrupts.check()
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def trainscope_train_start(self, run: RunInfo) -> None:
+        self.status.clear()  # before the reporters print
         self.run = run
         self.check_interrupts()
 
@@ -373,12 +376,16 @@ def _train(
     quiet: bool,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
-    interrupts = ctx.obj.interrupts if isinstance(ctx.obj, CliContext) else None
-    observer = RunObserver(interrupts)
+    cli = ctx.obj if isinstance(ctx.obj, CliContext) else CliContext(create_plugin_manager())
+    observer = RunObserver(cli.interrupts, cli.status)
     observer.check_interrupts()
+    cli.status.show("trainscope: loading JAX...")
+    import jax  # noqa: F401 - the slow part of the start-up, while the status says so
+
     from trainscope_jax.data.datasets import DataError
     from trainscope_jax.devices.selection import DeviceSelectionError, select_device
 
+    cli.status.clear()  # the device choice may print a line of its own
     try:
         choice = select_device(platform)  # says so on standard error when it falls back
     except DeviceSelectionError as exc:
@@ -389,6 +396,7 @@ def _train(
     from trainscope_jax.training.sharding import BatchSizeError, DeviceCountError
     from trainscope_jax.training.trainer import ModelTrainer, TrainerConfig
 
+    cli.status.show("trainscope: reading the data...")
     try:
         train, validation = load_data(data, image_size, validation_split, seed)
     except DataError as exc:
@@ -407,14 +415,13 @@ def _train(
         platform=platform,
         devices=devices,
     )
-    plugin_manager = ctx.obj.plugin_manager if isinstance(ctx.obj, CliContext) else None
-    if plugin_manager is None:
-        plugin_manager = create_plugin_manager()
+    plugin_manager = cli.plugin_manager
     plugin_manager.register(observer, name="train-command")
     if quiet:
         for name in QUIET_BLOCKS:
             plugin_manager.block(name, "blocked by --quiet")
     started = time.monotonic()
+    cli.status.show(f"trainscope: setting up {model.name} on {choice.device}...")
     try:
         trainer = ModelTrainer(model, config)
     except BatchSizeError as exc:

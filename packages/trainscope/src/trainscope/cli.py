@@ -24,6 +24,7 @@ from trainscope.signals import (
     exit_status,
     interruption_line,
 )
+from trainscope.status import StartupStatus
 from trainscope.text import printable
 
 
@@ -35,6 +36,8 @@ class CliContext:
     disabled: list[str] = field(default_factory=list)
     interrupts: InterruptLatch | None = None
     """The command line's signal latch: a command checks it between its start-up stages."""
+    status: StartupStatus = field(default_factory=StartupStatus)
+    """A transient line on a terminal saying what the command is loading (cleared before its run)."""
 
 
 def blocked_names(args: Sequence[str]) -> list[str]:
@@ -227,15 +230,13 @@ def _plugin_warnings_as_lines(show: Callable[..., None]) -> Callable[..., None]:
 def _run_command(args: list[str], interrupts: InterruptLatch) -> object:
     """Build the command line and run it; returns the command's exit code."""
     disabled = blocked_names(args)
+    status = StartupStatus()
+    status.show("trainscope: loading the reporters...")
     manager = create_plugin_manager(disable=disabled, disable_reason="blocked by -p no:NAME")
     group = build_cli(manager)
+    status.clear()
     try:
-        return group.main(
-            args=args,
-            prog_name="trainscope",
-            obj=CliContext(manager, disabled, interrupts),
-            standalone_mode=False,
-        )
+        return _invoke(group, args, CliContext(manager, disabled, interrupts, status))
     except click.ClickException as exc:  # shown here, so that what it quotes is printable
         exc.message = printable(exc.message)  # type: ignore[misc]  # a quoted name may hold escapes
         exc.show()
@@ -244,3 +245,11 @@ def _run_command(args: list[str], interrupts: InterruptLatch) -> object:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo(f"Error: {printable(message)}", err=True)
         sys.exit(1)
+
+
+def _invoke(group: click.Group, args: list[str], context: CliContext) -> object:
+    """Run the command; its status line is erased before anything else is printed about it."""
+    try:
+        return group.main(args=args, prog_name="trainscope", obj=context, standalone_mode=False)
+    finally:
+        context.status.clear()
