@@ -128,3 +128,12 @@ def test_hooks_page_links_each_argument_type_to_the_reference(site: Site, name: 
     assert f"reference/trainscope.html#trainscope.{name}" in links, (
         f"docs/hooks.md: link `{name}` to the reference with [`{name}`][trainscope.{name}]"
     )
+
+
+def test_the_core_page_opens_with_the_session_and_shows_no_implementation(site: Site) -> None:
+    page = site.pages["reference/trainscope.html"]
+    entries = re.findall(r'id="trainscope\.(\w+)"', page.path.read_text(encoding="utf-8"))
+    assert entries[0] == "TrainingSession"
+    assert entries.index("PEAK_TFLOPS") > entries.index("TrainingSession")
+    assert "trainscope.TrainingSession.__enter__" not in page.ids
+    assert "uuid.uuid4" not in page.text  # attributes by type and docstring, not their code
