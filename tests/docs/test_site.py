@@ -47,6 +47,19 @@ def test_stylesheets_and_pictures_load_nothing_from_another_host(site: Site) -> 
     assert not fetched, "\n".join(fetched)
 
 
+def test_every_page_has_the_stylesheet_that_fits_terminal_output(site: Site) -> None:
+    missing = [
+        name
+        for name, page in site.pages.items()
+        if not any(
+            value.endswith("assets/stylesheets/extra.css") for tag, _, value in page.links if tag == "link"
+        )
+    ]
+    assert not missing
+    css = (site.root / "assets" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert ".language-text.highlight code" in css
+
+
 def test_no_diagram_that_the_theme_would_fetch_a_library_for(site: Site) -> None:
     # Material loads mermaid.js from a CDN when a page has a mermaid diagram.
     assert not [name for name, page in site.pages.items() if "mermaid" in page.classes]
