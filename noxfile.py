@@ -141,9 +141,10 @@ def _listed_plugins(session: nox.Session, python: Path) -> dict[str, dict[str, A
 def docs(session: nox.Session) -> None:
     """Strict documentation build, then tests/docs: offline site, full API reference, links."""
     site_tools = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "ruff>=0.6"]
-    # The reference is read from the sources, so only the core is installed (the tests import it);
-    # ruff formats the signatures, rich makes the terminal picture.
-    session.install("-e", str(ROOT / "packages" / "trainscope"), *site_tools, "rich", "pytest>=8")
+    # The reference is read from the sources; the home page's terminal picture is a real run of
+    # `trainscope train`, so the workspace and JAX are installed. ruff formats the signatures,
+    # rich draws the picture.
+    _install_workspace(session, *site_tools, "rich", "pytest>=8", *JAX_VERSIONS["newest"])
     site = Path(tempfile.mkdtemp()) / "site"
     session.run("mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})
     session.run("pytest", "tests/docs", *session.posargs)

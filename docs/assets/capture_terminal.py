@@ -1,27 +1,33 @@
-"""Turn a terminal capture (text with ANSI colours) into the SVG picture shown in the docs.
+"""The home page's terminal picture: a real run of ``trainscope train``, made at each docs build.
 
-``demo-terminal.svg`` is a real run of the demo in a 120-column tmux terminal, from a
-shell where the hatch environment is active (``source "$(hatch env find)/bin/activate"``)::
+Registered as a mkdocs hook (``hooks:`` in mkdocs.yml): :func:`on_files` runs
+``trainscope train --epochs 3`` on the embedded digits (a few seconds on a CPU), takes
+what it printed, every bar at its final state, and adds ``assets/demo-terminal.svg`` to
+the site, so the picture always shows what the current code prints. The run writes no
+files (the reporters that write are blocked) and its bars are as narrow as on a
+120-column terminal.
 
-    tmux new-session -d -s demo -x 120 -y 50
-    tmux send-keys -t demo "PS1='$ '; clear" Enter
-    tmux send-keys -t demo "trainscope train --epochs 3" Enter
-    # once the run has finished:
-    tmux capture-pane -t demo -e -p -S - > demo.ansi
-    tmux kill-session -t demo
-    python docs/assets/capture_terminal.py demo.ansi docs/assets/demo-terminal.svg --width 120
+Also a command, for a capture of your own (text with ANSI colours, e.g. from
+``tmux capture-pane -e -p``)::
 
-Needs only ``rich``, which the test environment has. The SVG loads nothing from the
-network: rich's web-font links are left out, and the text uses the reader's monospace font.
+    python docs/assets/capture_terminal.py demo.ansi demo.svg --width 120
+
+Needs ``rich`` and, for the build, ``trainscope-jax`` with the core reporters installed.
+The SVG loads nothing from the network: rich's web-font links are left out, and the text
+uses the reader's monospace font.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.cells import cell_len
 from rich.console import CONSOLE_SVG_FORMAT, Console
@@ -64,6 +70,59 @@ class _Null:
 
     def flush(self) -> None:
         pass
+
+
+DEMO_COMMAND = ("trainscope", "train", "--epochs", "3")
+"""What the picture shows, as the user types it."""
+COLUMNS = 120
+BAR_WIDTH = 24
+"""The bar width the tqdm reporter shrinks to on a 120-column terminal."""
+PICTURE = "assets/demo-terminal.svg"
+
+
+def capture_demo() -> str:
+    """Run :data:`DEMO_COMMAND` and return what it printed, led by the command line.
+
+    In a pipe the tqdm reporter writes each bar once, at its final state (the line
+    interval is longer than the run), which is the screen a terminal is left with.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "COLUMNS": str(COLUMNS),
+            "TRAINSCOPE_TQDM_WIDTH": str(BAR_WIDTH),
+            "TRAINSCOPE_TQDM_LINE_INTERVAL": "3600",
+            "TRAINSCOPE_PLATFORM": "cpu",
+            "TRAINSCOPE_LOG_DIR": folder,
+            "TRAINSCOPE_DISABLE_PLUGINS": "jsonl,tensorboard,mlflow",
+        }
+        env.pop("TRAINSCOPE_PLUGINS", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "trainscope", *DEMO_COMMAND[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=folder,
+            timeout=600,
+            check=False,
+        )
+    if done.returncode != 0 or "Best epoch" not in done.stdout:
+        raise RuntimeError(
+            f"the home page's terminal picture needs a real run of {' '.join(DEMO_COMMAND)!r}, which "
+            f"failed (exit {done.returncode}); install the workspace (trainscope-jax and the "
+            f"reporters), e.g. `hatch run docs`:\n{done.stdout[-2000:]}"
+        )
+    return f"$ {' '.join(DEMO_COMMAND)}\n{done.stdout}"
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """mkdocs hook: add the picture of a real run to the site's files."""
+    from mkdocs.structure.files import File
+
+    svg = ansi_to_svg(capture_demo(), title=" ".join(DEMO_COMMAND), width=COLUMNS)
+    files.append(File.generated(config, PICTURE, content=svg))
+    return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
