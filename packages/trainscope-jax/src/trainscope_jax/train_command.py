@@ -9,18 +9,15 @@ processes train one run (``jax.distributed``) and process 0 reports it.
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
-from trainscope import environment_variables as env_vars
 from trainscope.cli import CliContext
+from trainscope.log_files import log_directory_set
 from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
 from trainscope.status import StartupStatus
 from trainscope.values import INT64_MAX
@@ -105,23 +102,6 @@ class RunObserver:
 _VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
 QUIET_BLOCKS = ("arch", "tqdm", "summary")
 """The reporters ``--quiet`` blocks: those that print while the run goes."""
-
-
-@contextmanager
-def run_files_in(folder: Path | None) -> Iterator[None]:
-    """While training: the run files' folder is ``folder`` (``TRAINSCOPE_LOG_DIR``), when given."""
-    if folder is None:
-        yield
-        return
-    previous = os.environ.get(env_vars.TRAINSCOPE_LOG_DIR)
-    os.environ[env_vars.TRAINSCOPE_LOG_DIR] = str(folder)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(env_vars.TRAINSCOPE_LOG_DIR, None)
-        else:
-            os.environ[env_vars.TRAINSCOPE_LOG_DIR] = previous
 
 
 class ImageSize(click.ParamType):  # type: ignore[type-arg]
@@ -430,7 +410,7 @@ def _train(
         raise click.BadParameter(str(exc), param_hint="--devices") from None
     observer.check_interrupts()
     try:
-        with trainer, run_files_in(log_dir):
+        with trainer, log_directory_set(log_dir):
             history = trainer.fit(train, validation, epochs, name=run_name, plugin_manager=plugin_manager)
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"

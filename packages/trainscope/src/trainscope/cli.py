@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 import click
 
 from trainscope import __version__
 from trainscope import environment_variables as env_vars
+from trainscope.log_files import log_directory_set
 from trainscope.plugins import PluginFatalError, PluginManager, PluginWarning, create_plugin_manager
 from trainscope.signals import (
     HANDLED_SIGNALS,
@@ -155,18 +159,34 @@ def plugins_command(obj: CliContext, as_json: bool) -> None:
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--steps", default=60, show_default=True, type=click.IntRange(min=1))
 @click.option("--step-seconds", default=0.02, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo's run files in this folder  [default: none are kept]",
+)
 @click.pass_obj
-def demo_command(obj: CliContext, epochs: int, steps: int, step_seconds: float) -> None:
-    """Show every enabled reporter on a scripted run (nothing is trained)."""
+def demo_command(obj: CliContext, epochs: int, steps: int, step_seconds: float, log_dir: Path | None) -> None:
+    """Show every enabled reporter on a scripted run (nothing is trained, nothing is kept).
+
+    Without ``--log-dir`` the run's files go to a temporary folder removed at the end, and
+    reporters that write to a store of their own (MLflow) are left out.
+    """
     from trainscope.demo import run_demo
 
-    run_demo(
-        epochs=epochs,
-        steps=steps,
-        validation_steps=max(1, steps // 4),
-        step_seconds=step_seconds,
-        disable=obj.disabled,
-    )
+    with contextlib.ExitStack() as stack:
+        disabled = list(obj.disabled)
+        if log_dir is None:
+            log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="trainscope-demo-")))
+            disabled += obj.plugin_manager.external_store_names()
+        stack.enter_context(log_directory_set(log_dir))
+        run_demo(
+            epochs=epochs,
+            steps=steps,
+            validation_steps=max(1, steps // 4),
+            step_seconds=step_seconds,
+            disable=disabled,
+        )
 
 
 INTERRUPTED_EXIT_CODES = frozenset({INTERRUPTED_EXIT_CODE, *(128 + signum for signum in HANDLED_SIGNALS)})

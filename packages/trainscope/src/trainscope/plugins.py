@@ -225,6 +225,11 @@ class PluginManager:
     def enabled_names(self) -> list[str]:
         return [info.name for info in self.list_plugins() if info.enabled]
 
+    def external_store_names(self) -> list[str]:
+        """The registered plugins that write to a store of their own (:func:`writes_to_an_external_store`)."""
+        plugins = self.pluggy.list_name_plugin()
+        return sorted(name for name, plugin in plugins if writes_to_an_external_store(plugin))
+
     # -- calling ---------------------------------------------------------------
 
     def _call(self, hook_name: str, **kwargs: Any) -> None:
@@ -347,6 +352,16 @@ exception from it ends the run as ``failed`` instead of disabling the plugin."""
 def is_required(plugin: object) -> bool:
     """True for a plugin whose failures are fatal for the run (a log the user asked for)."""
     return getattr(plugin, REQUIRED_ATTRIBUTE, False) is True
+
+
+EXTERNAL_STORE_ATTRIBUTE = "trainscope_external_store"
+"""A plugin with this attribute set to True writes to a store of its own, outside the run-file
+folder (a tracking server or database): ``trainscope demo`` leaves it out unless asked to keep files."""
+
+
+def writes_to_an_external_store(plugin: object) -> bool:
+    """True for a plugin that writes outside ``TRAINSCOPE_LOG_DIR`` (see :data:`EXTERNAL_STORE_ATTRIBUTE`)."""
+    return getattr(plugin, EXTERNAL_STORE_ATTRIBUTE, False) is True
 
 
 def _object_name(plugin: object, taken: pluggy.PluginManager) -> str:
