@@ -14,10 +14,18 @@ from trainscope import create_plugin_manager, hookimpl
 
 def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TRAINSCOPE_", "MLFLOW_"))}
-    env["TRAINSCOPE_DISABLE_PLUGINS"] = "mlflow"  # slow to import; its own tests check it is left out
-    command = [sys.executable, "-m", "trainscope", "demo", "--epochs", "1", "--steps", "4", "--step-seconds", "0"]
+    env["TRAINSCOPE_DISABLE_PLUGINS"] = (
+        "mlflow"  # slow to import: the demo's mlflow test checks it is left out
+    )
+    command = [sys.executable, "-m", "trainscope", "demo", "--epochs", "1", "--steps", "4"]
     return subprocess.run(
-        [*command, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300, check=False
+        [*command, "--step-seconds", "0", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
 
 
