@@ -166,6 +166,36 @@ def test_device_scalars_of_any_dtype_and_count_come_back_in_order(count: int) ->
     assert fetch_scalars(arrays) == expected
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float8_e4m3fn", "float8_e5m2"])
+def test_low_precision_floats_are_numbers(recorder: Any, dtype: str) -> None:
+    jax = pytest.importorskip("jax")
+    from trainscope.metrics import check_metric
+
+    device = jax.numpy.asarray(1.5, dtype=dtype)
+    host = np.asarray(device)  # ml_dtypes types: NumPy gives most of them kind "V"
+    check_metric("grad_norm", device)
+    check_metric("grad_norm", host)
+    train_steps(recorder, [device, host], grad_norm=host)
+    assert [r.metrics for _, _, r in recorder.records] == [{"loss": 1.5, "grad_norm": 1.5}] * 2
+    with pytest.raises(MetricValueError, match="single number"):
+        check_metric("grad_norm", np.stack([host, host]))
+
+
+@pytest.mark.filterwarnings("ignore:optax.global_norm is deprecated:DeprecationWarning")
+def test_the_global_norm_of_bfloat16_gradients_is_a_metric(recorder: Any) -> None:
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    from trainscope.metrics import check_metric
+
+    grads = {"w": jax.numpy.full((3, 4), 0.5, dtype="bfloat16")}
+    norm = optax.global_norm(grads)
+    assert norm.dtype == jax.numpy.bfloat16
+    check_metric("grad_norm", norm)
+    train_steps(recorder, [0.25], grad_norm=norm)
+    assert [r.metrics for _, _, r in recorder.records] == [{"loss": 0.25, "grad_norm": float(norm)}]
+    assert float(norm) == pytest.approx(12**0.5 / 2, rel=1e-2)
+
+
 class DeviceScalar:
     """A one-element device value whose computation finishes when the test says so."""
 

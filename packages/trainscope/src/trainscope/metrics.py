@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -18,6 +18,9 @@ from trainscope.device_arrays import fetch_scalars, jax_array_type
 from trainscope.run import StepRecords
 
 _ARRAY_KINDS = frozenset("fiub")
+_EXTRA_NUMBER_TYPES = "ml_dtypes"
+"""The module of the number types NumPy does not know (bfloat16, the float8 types, int4), which
+JAX arrays hold: NumPy gives their dtypes kind ``V``."""
 FAST_VALUE_TYPES: set[type] = {float, type(None)}
 """Value types buffered with no check at the call: floats, None, and the JAX array types seen
 as metrics (JAX arrays always have a numeric dtype; their shape is checked when the batch
@@ -35,6 +38,14 @@ def _always_numeric(kind_of_value: type) -> bool:
     """True for JAX array types: they cannot hold strings or objects, unlike numpy arrays."""
     array_type = jax_array_type()
     return array_type is not None and issubclass(kind_of_value, array_type)
+
+
+def _number_kind(dtype: Any) -> str | None:
+    """The dtype's kind, with ``f`` for the numbers NumPy itself lacks (bfloat16, float8, int4)."""
+    kind = getattr(dtype, "kind", None)
+    if kind == "V" and getattr(getattr(dtype, "type", None), "__module__", None) == _EXTRA_NUMBER_TYPES:
+        return "f"
+    return kind
 
 
 def check_metric_name(name: object) -> None:
@@ -71,7 +82,7 @@ def check_metric(name: str, value: object) -> None:
         )
     dtype = getattr(value, "dtype", None)
     if dtype is not None and hasattr(value, "shape"):
-        kind = getattr(dtype, "kind", None)
+        kind = _number_kind(dtype)
         shape = tuple(value.shape)
         if kind in _ARRAY_KINDS and math.prod(shape) == 1:
             if _always_numeric(kind_of_value):
@@ -280,13 +291,19 @@ def _convert_one_by_one(
 
 class RunningMeans:
     """Per-metric running means over a phase, weighted by each step's batch size when given
-    (so that they are means over examples). NaN values make the mean NaN."""
+    (so that they are means over examples). NaN values make the mean NaN.
 
-    __slots__ = ("_counts", "_sums")
+    The metrics named in ``last_value`` (a learning rate, a step size) are not averaged:
+    their "mean" is the last value reported.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_counts", "_last", "_last_value", "_sums")
+
+    def __init__(self, last_value: Collection[str] = ()) -> None:
         self._sums: dict[str, float] = {}
         self._counts: dict[str, float] = {}
+        self._last_value = frozenset(last_value)
+        self._last: dict[str, float] = {}
 
     def add(self, columns: Mapping[str, list[float | None]], weights: list[int] | None = None) -> None:
         """Add converted columns (None marks a step without that metric), each step weighing
@@ -301,6 +318,10 @@ class RunningMeans:
                 count = float(sum(w for _, w in pairs))
             self._sums[name] = self._sums.get(name, 0.0) + total
             self._counts[name] = self._counts.get(name, 0.0) + count
+            if name in self._last_value:
+                last = next((v for v in reversed(column) if v is not None), None)
+                if last is not None:
+                    self._last[name] = last
 
     def snapshot(self) -> tuple[dict[str, float], dict[str, float]]:
         """The sums and counts so far, for :meth:`means_since`."""
@@ -313,10 +334,13 @@ class RunningMeans:
         for key, total in self._sums.items():
             count = self._counts[key] - counts.get(key, 0.0)
             if count:
-                means[key] = (total - sums.get(key, 0.0)) / count
+                means[key] = self._last[key] if key in self._last else (total - sums.get(key, 0.0)) / count
         return means
 
     def means(self) -> dict[str, float]:
         """The mean of each metric (NaN for a metric whose steps all weighed 0)."""
-        counts = self._counts
-        return {key: total / counts[key] if counts[key] else math.nan for key, total in self._sums.items()}
+        counts, last = self._counts, self._last
+        means = {key: total / counts[key] if counts[key] else math.nan for key, total in self._sums.items()}
+        if last:
+            means.update(last)
+        return means

@@ -32,10 +32,13 @@ def significant(value: float, digits: int = 3) -> str:
     return text
 
 
-def format_parameter_count(count: int, style: ParameterFormat = "short") -> str:
-    """``16872002`` as ``"16.9M"`` (short: 3 significant digits, K/M/B/T) or ``"16,872,002"`` (full)."""
+def format_parameter_count(count: float, style: ParameterFormat = "short") -> str:
+    """``16872002`` as ``"16.9M"`` (short: 3 significant digits, K/M/B/T) or ``"16,872,002"`` (full).
+
+    A count is a whole number; one computed from a fractional per-example figure is rounded.
+    """
     if style == "full":
-        return f"{count:,}"
+        return f"{round(count):,}"
     value = float(count)
     for index, suffix in enumerate(_SUFFIXES):
         rounded = float(f"{value:.3g}")

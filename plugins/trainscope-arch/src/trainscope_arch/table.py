@@ -19,7 +19,9 @@ def _rows(layers: Sequence[LayerSpec], depth: int) -> Iterator[tuple[int, LayerS
 def _shape(spec: ModelSpec, layer: LayerSpec) -> str:
     if not layer.output_shape:
         return "--"
-    return "[" + ", ".join(str(d) for d in (spec.batch_size, *layer.output_shape)) + "]"
+    # An output made once for the batch (a position table on ``arange``) has no batch axis.
+    dims = (spec.batch_size, *layer.output_shape) if layer.per_example else layer.output_shape
+    return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
 def _params(layer: LayerSpec, style: ParameterFormat) -> str:

@@ -1,9 +1,9 @@
 """Recording one abstract forward pass: which layer ran when, what it returned, what it cost.
 
 Shared by the Flax NNX, Flax Linen and Equinox descriptions: a tree of
-:class:`LayerNode` (a model's modules with their own parameter counts), a
-:class:`CallRecorder` that stamps each node with its first call and output shape and
-runs every call in the node's own ``jax.named_scope``, and :func:`abstract_call`,
+:class:`LayerNode` (a model's modules with their own parameter counts and bytes), a
+:class:`CallRecorder` that stamps each node with its first call and the whole shape
+of its output and runs every call in the node's own ``jax.named_scope``, and :func:`abstract_call`,
 which traces a function on shapes only and counts each scope's multiply-adds.
 """
 
@@ -35,10 +35,17 @@ class LayerNode:
     frozen: int = 0
     children: list[LayerNode] = field(default_factory=list)
     first_call: int | None = None
+    param_bytes: int = 0
+    """Bytes of this node's own arrays, each at its own element size."""
     output_shape: tuple[int, ...] = ()
+    """The whole output shape, until :func:`~trainscope_jax.models.batch_axes.mark_batch_axes`
+    leaves out a batch axis."""
+    output_itemsize: int | None = None
+    per_example: bool = True
+    """``output_shape`` is one example's (a batch dimension left out, or Equinox's one example)."""
     array: bool = False
     """A row for one of the model's own arrays: not a layer, it computes nothing itself."""
-    mult_adds: int | None = None
+    mult_adds: float | None = None
     """Multiply-adds of this node's own calls for one example (:meth:`CallRecorder.charge`)."""
 
     def add(self, child: LayerNode) -> LayerNode:
@@ -48,31 +55,41 @@ class LayerNode:
 
     def _order(self) -> float:
         """The first call of this node or of anything inside it (uncalled ones go last)."""
-        calls = [node.first_call for node in self._walk() if node.first_call is not None]
+        calls = [node.first_call for node in self.walk() if node.first_call is not None]
         return min(calls) if calls else math.inf
 
-    def _walk(self) -> Iterator[LayerNode]:
+    def walk(self) -> Iterator[LayerNode]:
+        """This node, then every descendant, depth first in definition order."""
         yield self
         for child in self.children:
-            yield from child._walk()
+            yield from child.walk()
 
-    def spec(self) -> LayerSpec:
-        """This node as a ``LayerSpec``: children in call order, then those never called."""
+    def spec(self, itemsize: int) -> LayerSpec:
+        """This node as a ``LayerSpec``: children in call order, then those never called.
+
+        Sizes that are the model's element size ``itemsize`` are left to the model spec.
+        """
+        params = self.trainable + self.frozen
+        output_itemsize = self.output_itemsize
         return LayerSpec(
             name=self.name,
             kind=self.kind,
             args=self.args,
-            params=self.trainable + self.frozen,
+            params=params,
             trainable_params=self.trainable,
             output_shape=self.output_shape,
-            children=layer_specs(self.children),
+            children=layer_specs(self.children, itemsize),
             mult_adds=self.mult_adds,
+            per_example=self.per_example,
+            params_bytes=None if self.param_bytes == params * itemsize else self.param_bytes,
+            output_dtype_bytes=None if output_itemsize == itemsize else output_itemsize,
         )
 
 
-def layer_specs(nodes: Iterable[LayerNode]) -> list[LayerSpec]:
-    """``LayerSpec`` of each node, in call order (a stable sort keeps definition order for ties)."""
-    return [node.spec() for node in sorted(nodes, key=lambda node: node._order())]
+def layer_specs(nodes: Iterable[LayerNode], itemsize: int) -> list[LayerSpec]:
+    """``LayerSpec`` of each node, in call order (a stable sort keeps definition order for ties);
+    ``itemsize``: the model's element size."""
+    return [node.spec(itemsize) for node in sorted(nodes, key=lambda node: node._order())]
 
 
 def is_array(value: Any) -> bool:
@@ -94,23 +111,19 @@ def leading_size(*trees: Any) -> int:
     return int(sample.shape[0]) if sample is not None and len(sample.shape) else 1
 
 
-def first_shape(output: Any, batched: bool) -> tuple[int, ...]:
-    """Shape of the first array in ``output``, without the batch dimension when ``batched``."""
+def first_output(output: Any) -> tuple[tuple[int, ...], int | None]:
+    """Whole shape and element size of the first array in ``output`` (``()`` and None for none)."""
     for leaf in jax.tree_util.tree_leaves(output):
-        shape = getattr(leaf, "shape", None)
+        shape, dtype = getattr(leaf, "shape", None), getattr(leaf, "dtype", None)
         if shape is not None:
-            return tuple(int(d) for d in (shape[1:] if batched and len(shape) else shape))
-    return ()
+            return tuple(int(d) for d in shape), (None if dtype is None else np.dtype(dtype).itemsize)
+    return (), None
 
 
 class CallRecorder:
-    """Stamps layer nodes with the order of their first call and the shape of its output.
+    """Stamps layer nodes with the order of their first call and the whole shape of its output."""
 
-    ``batched``: outputs carry a leading batch dimension (Flax), left out of the shapes.
-    """
-
-    def __init__(self, batched: bool) -> None:
-        self.batched = batched
+    def __init__(self) -> None:
         self.nodes: dict[int, LayerNode] = {}
         self.scopes: dict[str, LayerNode] = {}
         self._scope_of: dict[int, str] = {}
@@ -136,7 +149,7 @@ class CallRecorder:
             self._active.discard(id(obj))
         if node.first_call is None:
             node.first_call = index
-            node.output_shape = first_shape(output, self.batched)
+            node.output_shape, node.output_itemsize = first_output(output)
         return output
 
     def _scope(self, node: LayerNode) -> str:
@@ -154,7 +167,7 @@ class CallRecorder:
         so its count is unknown. A row for one of the model's own arrays counts 0: the
         model's own code that uses it is no layer (as in torchinfo).
         """
-        tree = [node for root in nodes for node in root._walk()]
+        tree = [node for root in nodes for node in root.walk()]
         rows = {id(node) for node in tree}
         outside = [counts.get(None, 0)]  # the model's own call is no row
         outside += [counts.get(name, 0) for name, node in self.scopes.items() if id(node) not in rows]
@@ -276,7 +289,7 @@ __all__ = [
     "abstract_call",
     "count",
     "first_array",
-    "first_shape",
+    "first_output",
     "is_array",
     "is_function",
     "layer_specs",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
-import numpy as np
+import jax.numpy as jnp
 
 _PREFIX = "trainscope_layer_"
 _SCOPE = re.compile(rf"{_PREFIX}\d+")
@@ -63,8 +63,10 @@ def _shape(var: Any) -> tuple[int, ...]:
 
 
 def _floating(var: Any) -> bool:
+    """Whether ``var`` holds inexact numbers, bfloat16 and the float8 types included (which
+    NumPy's own type hierarchy does not know)."""
     dtype = getattr(var.aval, "dtype", None)
-    return dtype is not None and bool(np.issubdtype(dtype, np.inexact))
+    return dtype is not None and bool(jnp.issubdtype(dtype, jnp.inexact))
 
 
 def _dot(eqn: Any) -> int:
@@ -196,11 +198,13 @@ def function_mult_adds(fn: Callable[..., Any], data: Any, *other: Any) -> tuple[
     return (None if unknown else sum(c for c in counts.values() if c is not None)), out
 
 
-def per_example(count: int | None, batch: int) -> int | None:
-    """``count`` for a batch of ``batch`` as a count for one example; None unless it divides."""
-    if count is None or batch < 1 or count % batch:
+def per_example(count: int | None, batch: int) -> float | None:
+    """``count`` for a batch of ``batch`` as a count for one example: a fraction where some of
+    the work is done once for the whole batch (updating batch statistics); None when unknown."""
+    if count is None or batch < 1:
         return None
-    return count // batch
+    whole, rest = divmod(count, batch)
+    return count / batch if rest else whole
 
 
 __all__ = ["Counts", "count_mult_adds", "function_mult_adds", "per_example", "scope_name"]

@@ -7,7 +7,10 @@ frameworks (a module of one of them means it is already imported); trainscope's 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import numpy as np
 
 from trainscope import ModelSpec
 from trainscope_jax.models import equinox as eqx_models
@@ -63,7 +66,8 @@ def model_spec(
         return _sequential_spec(model, sample, name)
     if framework is None:
         shape = () if sample is None else tuple(sample.shape)
-        return model_spec_from_params(name or "Model", model, shape[1:], batch_size=shape[0] if shape else 1)
+        spec = model_spec_from_params(name or "Model", model, shape[1:], batch_size=shape[0] if shape else 1)
+        return spec if sample is None else _with_input_dtype(spec, sample)
     if sample is None:
         raise TypeError(
             f"model_spec needs a sample input for a {framework} module: "
@@ -82,14 +86,22 @@ def model_spec(
         flops = train_flops.equinox_train_flops(model, sample_args, sample_kwargs)
     batched = framework != "equinox"
     shape = tuple(int(d) for d in sample.shape)
-    return ModelSpec(
+    dtype_bytes = itemsize or np.dtype(sample.dtype).itemsize
+    spec = ModelSpec(
         name=name or type(model).__name__,
         input_shape=shape[1:] if batched else shape,
-        layers=layer_specs(nodes),
-        dtype_bytes=itemsize or sample.dtype.itemsize,
+        layers=layer_specs(nodes, dtype_bytes),
+        dtype_bytes=dtype_bytes,
         batch_size=shape[0] if batched and shape else 1,
         train_flops_per_example=flops,
     )
+    return _with_input_dtype(spec, sample)
+
+
+def _with_input_dtype(spec: ModelSpec, sample: Any) -> ModelSpec:
+    """``spec`` with the sample's element size where it is not the model's."""
+    itemsize = np.dtype(sample.dtype).itemsize
+    return spec if itemsize == spec.dtype_bytes else dataclasses.replace(spec, input_dtype_bytes=itemsize)
 
 
 def _sequential_spec(model: Sequential, sample: Any, name: str | None) -> ModelSpec:
@@ -101,7 +113,7 @@ def _sequential_spec(model: Sequential, sample: Any, name: str | None) -> ModelS
             f"the sample has shape {shape[1:]} per example but {model.name} takes {model.input_shape}: "
             "give a batch of the model's input shape"
         )
-    return model.spec(name, batch_size=shape[0])
+    return _with_input_dtype(model.spec(name, batch_size=shape[0]), sample)
 
 
 __all__ = ["framework_of", "model_spec"]

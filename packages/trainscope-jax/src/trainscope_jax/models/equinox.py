@@ -102,6 +102,7 @@ class _Walker:
             self.itemsize = array.dtype.itemsize
         if node is self.root:  # the model's own arrays: one row each
             node = node.add(LayerNode(name, "Array", text(tuple(array.shape)), array=True))
+        node.param_bytes += count(array.shape) * array.dtype.itemsize
         if trainable:
             node.trainable += count(array.shape)
         else:
@@ -118,6 +119,7 @@ class _Walker:
         for leaf in jax.tree_util.tree_leaves(value):
             if is_array(leaf) and _is_inexact(leaf):
                 node.frozen += count(leaf.shape)
+                node.param_bytes += count(leaf.shape) * leaf.dtype.itemsize
 
 
 def describe(
@@ -129,7 +131,7 @@ def describe(
     """
     import equinox as eqx
 
-    recorder = CallRecorder(batched=False)
+    recorder = CallRecorder()
     found: list[_Walker] = []
     kwargs = with_mode(model, kwargs, train=False)
 

@@ -2,7 +2,8 @@
 
 The module is applied to its variables (or initialised from the sample) inside an
 abstract trace while ``nn.intercept_methods`` records each submodule's first call, as
-Linen's own ``tabulate`` does, and counts each submodule's multiply-adds. The
+Linen's own ``tabulate`` does, and counts each submodule's multiply-adds; a second trace
+on twice the batch tells which outputs carry the batch. The
 ``params`` collection is trainable; the other collections (``batch_stats``, ...) are
 not; ``intermediates`` are not counted.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import jax
 
 from trainscope_jax.models.arguments import Formatter, call_args, constructor_args, is_one, per_dim, text
+from trainscope_jax.models.batch_axes import mark_batch_axes, trace_doubled
 from trainscope_jax.models.calls import (
     CallRecorder,
     LayerNode,
@@ -24,6 +26,7 @@ from trainscope_jax.models.calls import (
     is_array,
     leading_size,
 )
+from trainscope_jax.models.costs import Counts
 from trainscope_jax.models.modes import with_mode
 
 Path = tuple[str, ...]
@@ -44,16 +47,16 @@ def unbind(module: Any, variables: Any) -> tuple[Any, Any]:
     return module, variables
 
 
-def arrays_by_module(variables: Any) -> dict[Path, dict[str, dict[str, tuple[int, ...]]]]:
-    """Module path -> collection -> array name -> shape, from a variables dict."""
-    found: dict[Path, dict[str, dict[str, tuple[int, ...]]]] = {}
+def arrays_by_module(variables: Any) -> dict[Path, dict[str, dict[str, Any]]]:
+    """Module path -> collection -> array name -> array (or its shape and dtype), from a variables dict."""
+    found: dict[Path, dict[str, dict[str, Any]]] = {}
 
     def visit(tree: Any, collection: str, path: Path) -> None:
         for key, value in tree.items():
             if isinstance(value, Mapping):
                 visit(value, collection, (*path, str(key)))
             elif is_array(value):
-                found.setdefault(path, {}).setdefault(collection, {})[str(key)] = tuple(value.shape)
+                found.setdefault(path, {}).setdefault(collection, {})[str(key)] = value
 
     for collection, tree in variables.items():
         if collection not in _NOT_COUNTED and isinstance(tree, Mapping):
@@ -66,12 +69,30 @@ def describe(
 ) -> tuple[list[LayerNode], int | None]:
     """The layer tree of a Linen ``module`` applied to ``args``, and its parameters' element size.
 
-    Each node's multiply-adds are per example of the batch ``args`` holds.
+    Each node's multiply-adds are per example of the batch ``args`` holds; a second trace on
+    twice the batch tells which outputs carry the batch.
     """
+    module, variables = unbind(module, variables)
+    kwargs = with_mode(module.__call__, kwargs, train=False)
+    batch = leading_size(args, kwargs)
+    root, recorder, counts, found = _layer_tree(module, variables, args, dict(kwargs))
+    recorder.charge(counts, batch, root.children)
+    doubled = trace_doubled(
+        lambda a, k: _layer_tree(module, variables, a, k)[0].children, args, dict(kwargs), batch
+    )
+    mark_batch_axes(root.children, doubled, batch)
+    params_leaves = [leaf for leaf in jax.tree_util.tree_leaves(found.get("params", {})) if is_array(leaf)]
+    return root.children, (params_leaves[0].dtype.itemsize if params_leaves else None)
+
+
+def _layer_tree(
+    module: Any, variables: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[LayerNode, CallRecorder, Counts, Any]:
+    """One abstract application of ``module``: the root of its layer tree (modules in call order,
+    the model's own arrays as rows), the recorder, the multiply-adds by scope and the variables."""
     import flax.linen as nn
 
-    module, variables = unbind(module, variables)
-    recorder = CallRecorder(batched=True)
+    recorder = CallRecorder()
     root = LayerNode("", "")
     nodes: dict[Path, LayerNode] = {(): root}
     modules: dict[Path, Any] = {}
@@ -92,7 +113,6 @@ def describe(
         return recorder.call(instance, node if path else None, next_fun, *a, **k)
 
     keys = jax.eval_shape(lambda: dict(zip(("params", "dropout"), jax.random.split(jax.random.key(0)))))
-    kwargs = with_mode(module.__call__, kwargs, train=False)
     result: list[Any] = []
 
     def run(rngs: Any, variables: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -103,35 +123,29 @@ def describe(
                 module.apply(variables, *args, rngs=rngs, mutable=True, **kwargs)
         result.append(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables))
 
-    counts = abstract_call(run, keys, variables, args, dict(kwargs), data=lambda tree, leaf: tree > 1)
+    counts = abstract_call(run, keys, variables, args, kwargs, data=lambda tree, leaf: tree > 1)
     arrays = arrays_by_module(result[0])
     for path, collections in arrays.items():
         if not path:  # the model's own arrays: one row each
-            for collection, shapes in collections.items():
-                for key, shape in shapes.items():
-                    row = root.add(
-                        LayerNode(
-                            key, "Param" if collection == "params" else collection, text(shape), array=True
-                        )
-                    )
-                    _count(row, collection, {key: shape})
+            for collection, own in collections.items():
+                for key, array in own.items():
+                    kind = "Param" if collection == "params" else collection
+                    row = root.add(LayerNode(key, kind, text(tuple(array.shape)), array=True))
+                    _count(row, collection, {key: array})
             continue
         node = node_for(path, "Params")
-        for collection, shapes in collections.items():
-            _count(node, collection, shapes)
+        for collection, own in collections.items():
+            _count(node, collection, own)
     for path, node in nodes.items():
-        params = arrays.get(path, {}).get("params", {})
+        params = {key: tuple(a.shape) for key, a in arrays.get(path, {}).get("params", {}).items()}
         if path in modules:
             node.args = describe_args(modules[path], params)
-    recorder.charge(counts, leading_size(args, kwargs), root.children)
-    params_leaves = [
-        leaf for leaf in jax.tree_util.tree_leaves(result[0].get("params", {})) if is_array(leaf)
-    ]
-    return root.children, (params_leaves[0].dtype.itemsize if params_leaves else None)
+    return root, recorder, counts, result[0]
 
 
-def _count(node: LayerNode, collection: str, shapes: Arrays) -> None:
-    n = sum(count(shape) for shape in shapes.values())
+def _count(node: LayerNode, collection: str, arrays: Mapping[str, Any]) -> None:
+    n = sum(count(array.shape) for array in arrays.values())
+    node.param_bytes += sum(count(array.shape) * array.dtype.itemsize for array in arrays.values())
     if collection == "params":
         node.trainable += n
     else:

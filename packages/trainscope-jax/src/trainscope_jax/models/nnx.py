@@ -3,7 +3,8 @@
 The module is split into its graph and state, merged again inside an abstract trace
 (so the caller's module is never touched), switched to evaluation mode, and called
 on the sample while ``__call__`` of every module class records (as ``nnx.tabulate``
-intercepts calls) and counts each layer's multiply-adds. ``Param`` variables are
+intercepts calls) and counts each layer's multiply-adds; a second trace on twice the
+batch tells which outputs carry the batch. ``Param`` variables are
 trainable; batch statistics and other variables are not; RNG state (keys and
 counters) is not counted.
 """
@@ -22,6 +23,7 @@ from trainscope_jax.models.arguments import (
     per_dim,
     text,
 )
+from trainscope_jax.models.batch_axes import mark_batch_axes, trace_doubled
 from trainscope_jax.models.calls import (
     CallRecorder,
     LayerNode,
@@ -30,6 +32,7 @@ from trainscope_jax.models.calls import (
     leading_size,
     walk_container,
 )
+from trainscope_jax.models.costs import Counts
 from trainscope_jax.models.modes import with_mode
 
 _MODES = frozenset({"deterministic", "use_running_average"})
@@ -167,6 +170,7 @@ class _Walker:
             node = node.add(
                 LayerNode(name, variable_type(variable).__name__, text(tuple(array.shape)), array=True)
             )
+        node.param_bytes += n * array.dtype.itemsize
         if trainable:
             node.trainable += n
         else:
@@ -180,10 +184,20 @@ def describe(
 
     Each node's multiply-adds are per example of the batch ``args`` holds.
     """
+    batch = leading_size(args, kwargs)
+    walker, recorder, counts = _trace(model, args, dict(kwargs))
+    recorder.charge(counts, batch, walker.root.children)
+    doubled = trace_doubled(lambda a, k: _trace(model, a, k)[0].root.children, args, dict(kwargs), batch)
+    mark_batch_axes(walker.root.children, doubled, batch)
+    return walker.root.children, walker.itemsize
+
+
+def _trace(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Walker, CallRecorder, Counts]:
+    """One abstract call of a copy of ``model`` in evaluation mode: its walker, recorder and counts."""
     from flax import nnx
 
     graphdef, state = nnx.split(model)
-    recorder = CallRecorder(batched=True)
+    recorder = CallRecorder()
     found: list[_Walker] = []
 
     def run(state: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -196,10 +210,8 @@ def describe(
         with recorder.intercept(walker.classes):
             merged(*args, **kwargs)
 
-    counts = abstract_call(run, state, args, dict(kwargs), data=lambda tree, leaf: tree > 0)
-    walker = found[0]
-    recorder.charge(counts, leading_size(args, kwargs), walker.root.children)
-    return walker.root.children, walker.itemsize
+    counts = abstract_call(run, state, args, kwargs, data=lambda tree, leaf: tree > 0)
+    return found[0], recorder, counts
 
 
 # -- arguments of NNX's own layers ------------------------------------------------------

@@ -122,25 +122,35 @@ def model_spec_from_params(
     :param batch_size: the batch size the memory estimates are for.
 
     Output shapes are unknown from parameters alone, so the forward/backward size
-    estimate is 0; element size is taken from the first parameter.
+    estimate is 0; the model's element size is the first parameter's, and every array
+    counts at its own.
     """
     trainable, frozen = _arrays_by_layer(params, trainable=True)
     if state is not None:
         for found, more in zip((trainable, frozen), _arrays_by_layer(state, trainable=False)):
             for parent, arrays in more.items():
                 found.setdefault(parent, {}).update(arrays)
+    leaves = [leaf for arrays in trainable.values() for leaf in arrays.values()]
+    itemsize = np.dtype(leaves[0].dtype).itemsize if leaves else 4
     layers = []
     for parent in list(dict.fromkeys([*trainable, *frozen])):
         arrays = {**trainable.get(parent, {}), **frozen.get(parent, {})}
         kind, args = _describe(arrays)
         n_trainable = sum(math.prod(a.shape) for a in trainable.get(parent, {}).values())
         n_frozen = sum(math.prod(a.shape) for a in frozen.get(parent, {}).values())
+        n_bytes = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in arrays.values())
         label = ".".join(parent) or "params"
+        own_bytes = None if n_bytes == (n_trainable + n_frozen) * itemsize else n_bytes
         layers.append(
-            LayerSpec(label, kind, args, params=n_trainable + n_frozen, trainable_params=n_trainable)
+            LayerSpec(
+                label,
+                kind,
+                args,
+                params=n_trainable + n_frozen,
+                trainable_params=n_trainable,
+                params_bytes=own_bytes,
+            )
         )
-    leaves = [leaf for arrays in trainable.values() for leaf in arrays.values()]
-    itemsize = np.dtype(leaves[0].dtype).itemsize if leaves else 4
     return ModelSpec(
         name=name, input_shape=tuple(input_shape), layers=layers, dtype_bytes=itemsize, batch_size=batch_size
     )
