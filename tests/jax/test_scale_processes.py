@@ -2,7 +2,8 @@
 
 ``trainscope train`` in each process: one architecture printout, one set of bars, one
 summary and one log, on process 0, with the single-process run's results. A process that
-fails, is interrupted or is killed ends the other within a bounded time.
+fails, is interrupted or is killed ends the other within a bounded time; set-up faults
+(a port in use, two processes with one id, different counts) end both with one line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,18 @@ TRAINSCOPE = str(Path(sys.executable).parent / "trainscope")
 SCALE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "jax" / "scale.md"
 BOUND = 60
 """Seconds within which every process must have exited once one of them failed."""
+NATIVE_CRASH = ("Aborted", "Check failure", "*** ", "terminate called", "Segmentation fault", "Fatal Python")
+"""What a C++ abort or a crash prints: never on a fault trainscope handles."""
 
 WORKER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, signal, sys, time
     import numpy as np
     from trainscope_jax import ArrayDataset, ModelTrainer, TrainerConfig, create_model, initialize_distributed
     from trainscope_jax import load_digits
 
     mode, coordinator, process = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    initialize_distributed(coordinator, 2, process, heartbeat_timeout=5, shutdown_timeout=10)
+    initialize_distributed(coordinator, 2, process, shutdown_timeout=10)
 
     class Failing(ArrayDataset):
         calls = 0
@@ -49,6 +52,7 @@ WORKER = textwrap.dedent(
             Failing.calls += 1
             if process == 1 and Failing.calls == 30:
                 if mode == "kill":
+                    time.sleep(1)  # the steps already dispatched finish: no collective in flight
                     os.kill(os.getpid(), signal.SIGKILL)
                 raise OSError("image 7 is corrupt")
             return super().get_batch(indices)
@@ -83,15 +87,26 @@ def environment(logs: Path) -> dict[str, str]:
 
 @contextmanager
 def two_processes(
-    command: Sequence[str], logs: Path, devices: tuple[int, int] = (2, 2)
+    command: Sequence[str],
+    logs: Path,
+    devices: tuple[int, int] = (2, 2),
+    ids: tuple[int, int] = (0, 1),
+    counts: tuple[int, int] = (2, 2),
+    coordinator: str | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> Iterator[list[subprocess.Popen[str]]]:
-    """``command`` with ``PROCESS`` replaced by 0 and 1, ``COORDINATOR`` by a free local port
-    and ``DEVICES`` by each process's ``devices``."""
-    coordinator = f"127.0.0.1:{free_port()}"
+    """``command`` with ``PROCESS`` replaced by each process's id in ``ids``, ``COUNT`` by its
+    number of processes, ``COORDINATOR`` by a free local port and ``DEVICES`` by its ``devices``."""
+    coordinator = coordinator or f"127.0.0.1:{free_port()}"
     env = environment(logs)
 
     def args(index: int) -> list[str]:
-        values = {"COORDINATOR": coordinator, "PROCESS": str(index), "DEVICES": str(devices[index])}
+        values = {
+            "COORDINATOR": coordinator,
+            "PROCESS": str(ids[index]),
+            "COUNT": str(counts[index]),
+            "DEVICES": str(devices[index]),
+        }
         return [values.get(arg, arg) for arg in command]
 
     processes = [
@@ -101,6 +116,7 @@ def two_processes(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=preexec,
         )
         for index in (0, 1)
     ]
@@ -124,7 +140,7 @@ def train_command(epochs: int, *extra: str) -> list[str]:
         "--coordinator",
         "COORDINATOR",
         "--num-processes",
-        "2",
+        "COUNT",
         "--process-id",
         "PROCESS",
         *extra,
@@ -186,10 +202,10 @@ def test_two_processes_train_one_run_reported_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("stopped", "sent"), [(1, signal.SIGINT), (0, signal.SIGTERM)])
 def test_stopping_one_process_ends_both_and_the_log_says_interrupted(
-    tmp_path: Path, stopped: int, sent: signal.Signals
+    tmp_path: Path, stopped: int, sent: signal.Signals, signal_defaults: Callable[[], None]
 ) -> None:
     logs = tmp_path / "logs"
-    with two_processes(train_command(200, "--model", "mlp"), logs) as processes:
+    with two_processes(train_command(200, "--model", "mlp"), logs, preexec=signal_defaults) as processes:
         log = wait_for_steps(logs, 20, processes)
         started = time.monotonic()
         processes[stopped].send_signal(sent)
@@ -239,14 +255,8 @@ def test_a_failure_in_process_1_ends_process_0_with_its_log_failed(tmp_path: Pat
     assert took < 240
 
 
-def test_a_killed_process_ends_the_other_within_the_heartbeat_timeout(tmp_path: Path) -> None:
-    import inspect
-
-    if "heartbeat_timeout_seconds" not in inspect.signature(jax.distributed.initialize).parameters:
-        pytest.skip(
-            f"jax {jax.__version__} fixes JAX's heartbeat timeout at 100 s: a killed process "
-            "ends the others after that (see docs/jax/scale.md)"
-        )
+@pytest.mark.slow
+def test_a_killed_process_ends_the_other_with_run_end_before_jax_aborts_it(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -254,13 +264,106 @@ def test_a_killed_process_ends_the_other_within_the_heartbeat_timeout(tmp_path: 
         log = wait_for_steps(logs, 5, processes)
         processes[1].wait(timeout=120)
         started = time.monotonic()
-        finish(processes, timeout=BOUND)
+        outputs = finish(processes, timeout=120)
         took = time.monotonic() - started
     assert processes[1].returncode == -signal.SIGKILL
-    assert processes[0].returncode != 0  # JAX's runtime ends it (heartbeat timeout 5 s here)
-    assert took < BOUND
-    for event in events(log):  # a crash leaves only whole lines
-        assert event["event"] != "run_end" or event["status"] == "failed"
+    stderr = outputs[0][1]
+    assert processes[0].returncode == 1, stderr[-3000:]
+    lost = "process 1 of 2 was lost: no heartbeat for 10 s (killed, or its host is down)"
+    assert stderr.strip().splitlines()[-1] == f"trainscope: {lost}; this process stops too"
+    assert not [crash for crash in NATIVE_CRASH if crash in stderr], stderr[-3000:]
+    end = events(log)[-1]
+    assert (end["event"], end["status"]) == ("run_end", "failed")
+    # JAX 0.5's pending collective fails at once: the run ends with its error, then the process
+    assert end["error"] == f"PeerFailure: {lost}" or "Gloo all-reduce failed" in end["error"]
+    assert took < 120  # trainscope's peer timeout (10 s), not JAX's heartbeat timeout (60 s)
+
+
+def one_line_failures(processes: list[subprocess.Popen[str]], outputs: list[tuple[str, str]]) -> list[str]:
+    """Each process's one error line, once each exited with status 1 and printed nothing else."""
+    lines = []
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 1, stderr[-3000:]
+        assert not [crash for crash in NATIVE_CRASH if crash in stderr], stderr[-3000:]
+        (line,) = stderr.strip().splitlines()
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.slow
+def test_two_processes_given_id_0_both_end_with_one_line(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    with two_processes(train_command(2, "--model", "mlp"), logs, ids=(0, 0)) as processes:
+        outputs = finish(processes, timeout=120)
+    message = (
+        "Error: two processes were given the process id 0: give each of the 2 processes its own id, 0 to 1"
+    )
+    assert one_line_failures(processes, outputs) == [message, message]
+    assert not list(logs.glob("*.jsonl"))
+
+
+@pytest.mark.slow
+def test_processes_given_different_counts_both_end_with_one_line(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    with two_processes(train_command(2, "--model", "mlp"), logs, counts=(2, 3)) as processes:
+        outputs = finish(processes, timeout=120)
+    message = (
+        "Error: process 1 was started with 3 processes and process 0 with 2: give every process "
+        "the same number of processes"
+    )
+    assert one_line_failures(processes, outputs) == [message, message]
+
+
+@pytest.mark.slow
+def test_a_coordinator_port_in_use_ends_both_with_one_line(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()  # accepts nothing, answers nothing
+        coordinator = f"127.0.0.1:{holder.getsockname()[1]}"
+        with two_processes(train_command(2, "--model", "mlp"), logs, coordinator=coordinator) as processes:
+            outputs = finish(processes, timeout=120)
+    first, second = one_line_failures(processes, outputs)
+    assert first == (
+        f"Error: the coordinator port {coordinator} is in use: choose a free port (and give the id 0 "
+        "to one process only)"
+    )
+    assert second.startswith(f"Error: the coordinator {coordinator} did not answer as a trainscope process 0")
+
+
+LISTENING = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from trainscope_jax import initialize_distributed
+
+    initialize_distributed(sys.argv[1], 1, 0)
+    port = int(sys.argv[1].rsplit(":", 1)[1])
+    for table in ("tcp", "tcp6"):  # local address, state 0A: listening
+        for row in Path("/proc/net", table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                print(table, local.rsplit(":", 1)[0])
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's table of sockets")
+def test_the_coordinator_listens_only_on_the_address_given(tmp_path: Path) -> None:
+    script = tmp_path / "listen.py"
+    script.write_text(LISTENING)
+    env = environment(tmp_path / "logs")
+    done = subprocess.run(
+        [sys.executable, str(script), f"127.0.0.1:{free_port()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    listening = done.stdout.splitlines()
+    assert listening  # 127.0.0.1 in either table (IPv4-mapped in tcp6), never 0.0.0.0 or ::
+    assert set(listening) <= {"tcp 0100007F", "tcp6 0000000000000000FFFF00000100007F"}, listening
 
 
 def test_the_own_loop_recipe_of_the_scale_page_reports_once(tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 """Several processes, one run: JAX's multi-controller runtime (``jax.distributed``), set up once.
 
-:func:`initialize_distributed` calls ``jax.distributed.initialize`` with time limits
-that keep a failed run from hanging, and makes the CPU's cross-process collectives work
-(gloo) on every supported JAX. It must run before anything touches a device.
+:func:`initialize_distributed` checks the processes against each other (``handshake``),
+calls ``jax.distributed.initialize`` with time limits that keep a failed run from
+hanging, binds the coordinator to the address given, and makes the CPU's cross-process
+collectives work (gloo) on every supported JAX. It must run before anything touches a device.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +23,32 @@ HEARTBEAT_TIMEOUT = 60
 every other process (JAX's own default is 100 s; JAX before 0.5.1 always uses 100 s)."""
 SHUTDOWN_TIMEOUT = 60
 """Seconds a finishing process waits at exit for the others to finish too (JAX: 300 s)."""
+PEER_TIMEOUT = 10.0
+"""Seconds without trainscope's own heartbeat after which the others count a process as lost
+and end the run (``peers``): well before JAX's heartbeat timeout aborts them."""
+JAX_HEARTBEAT_TIMEOUT = 100
+"""JAX's own heartbeat timeout, the one JAX before 0.5.1 always uses."""
 
+_STARTED = (
+    "JAX has already started in this process: initialize jax.distributed before anything touches a device"
+)
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
 
 class DistributedError(RuntimeError):
     """The processes could not be joined; the message says why and what to do."""
+
+
+class _Settings:
+    peer_timeout: float = PEER_TIMEOUT
+
+
+_settings = _Settings()
+
+
+def peer_timeout() -> float:
+    """Seconds of silence after which a process counts as lost (set by :func:`initialize_distributed`)."""
+    return _settings.peer_timeout
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,7 @@ def initialize_distributed(
     initialization_timeout: int = INITIALIZATION_TIMEOUT,
     heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
     shutdown_timeout: int = SHUTDOWN_TIMEOUT,
+    peer_timeout: float | None = None,
     **options: Any,
 ) -> ProcessInfo:
     """Join this process to a multi-process run with ``jax.distributed.initialize``.
@@ -120,9 +143,14 @@ def initialize_distributed(
     :param heartbeat_timeout: seconds after which a silent process counts as dead (JAX
         then ends the others); ignored by JAX releases that do not take it.
     :param shutdown_timeout: seconds a finishing process waits at exit for the others.
+    :param peer_timeout: seconds without trainscope's heartbeat after which the other
+        processes end the run as failed (the process was killed or its host lost); below
+        JAX's heartbeat timeout. Default: :data:`PEER_TIMEOUT`, or half of a shorter
+        ``heartbeat_timeout``.
     :param options: passed on to ``jax.distributed.initialize`` (``local_device_ids``, ...).
-    :raises DistributedError: bad arguments, no cluster detected, JAX already started, or
-        the processes did not all join in time.
+    :raises DistributedError: bad arguments, no cluster detected, JAX already started, the
+        coordinator port in use, two processes with one id, different numbers of processes,
+        or the processes did not all join in time.
 
     Call it before anything touches a device: the first JAX computation, ``jax.devices()``,
     or a ``ModelTrainer``. Sets gloo for cross-process collectives on the CPU.
@@ -158,6 +186,19 @@ def initialize_distributed(
     accepted = inspect.signature(jax.distributed.initialize).parameters
     limits = {"heartbeat_timeout_seconds": heartbeat_timeout, "shutdown_timeout_seconds": shutdown_timeout}
     options.update({key: value for key, value in limits.items() if key in accepted})
+    jax_heartbeat = heartbeat_timeout if "heartbeat_timeout_seconds" in accepted else JAX_HEARTBEAT_TIMEOUT
+    _settings.peer_timeout = _peer_timeout(peer_timeout, jax_heartbeat)
+    if coordinator is not None and num_processes is not None and process_id is not None:
+        if _jax_started():
+            raise DistributedError(_STARTED)
+        from trainscope_jax.training.handshake import check_processes
+
+        bind = options.get("coordinator_bind_address") or os.environ.get("JAX_COORDINATOR_BIND_ADDRESS")
+        own = check_processes(
+            coordinator, bind or coordinator, num_processes, process_id, initialization_timeout
+        )
+        if own and bind is None and "coordinator_bind_address" in accepted:
+            options["coordinator_bind_address"] = coordinator  # not JAX's default, every interface
     use_gloo_on_cpu()
     try:
         jax.distributed.initialize(
@@ -172,13 +213,38 @@ def initialize_distributed(
     return ProcessInfo(jax.process_index(), jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
+def _peer_timeout(given: float | None, jax_heartbeat: float) -> float:
+    if given is None:
+        return min(PEER_TIMEOUT, jax_heartbeat / 2)
+    if not 0 < given < jax_heartbeat:
+        raise DistributedError(
+            f"the peer timeout must be more than 0 and less than JAX's heartbeat timeout "
+            f"({jax_heartbeat:g} s), got {given:g}"
+        )
+    return float(given)
+
+
+def _jax_started() -> bool:
+    """Whether JAX's backends have started, which ``jax.distributed.initialize`` checks first.
+
+    JAX has no public query for it: a call JAX rejects (process id -1) right after that check
+    tells, and changes nothing.
+    """
+    import jax
+
+    try:
+        jax.distributed.initialize("127.0.0.1:1", 1, -1, local_device_ids=[0])
+    except RuntimeError as exc:
+        return "must be called before" in str(exc)
+    except Exception:  # noqa: BLE001 - the rejected id: JAX has not started
+        return False
+    return False  # pragma: no cover - never accepted
+
+
 def _explain(exc: Exception, coordinator: str | None, timeout: int) -> str:
     text = " ".join(str(exc).split())
     if "must be called before" in text:
-        return (
-            "JAX has already started in this process: initialize jax.distributed before "
-            "anything touches a device"
-        )
+        return _STARTED
     if "DEADLINE_EXCEEDED" in text or "timed out" in text.lower():
         where = f"the coordinator {coordinator}" if coordinator else "the coordinator"
         return (
@@ -191,6 +257,8 @@ def _explain(exc: Exception, coordinator: str | None, timeout: int) -> str:
 __all__ = [
     "HEARTBEAT_TIMEOUT",
     "INITIALIZATION_TIMEOUT",
+    "JAX_HEARTBEAT_TIMEOUT",
+    "PEER_TIMEOUT",
     "SHUTDOWN_TIMEOUT",
     "DistributedError",
     "ProcessInfo",
@@ -199,5 +267,6 @@ __all__ = [
     "detected_cluster",
     "initialize_distributed",
     "is_initialized",
+    "peer_timeout",
     "use_gloo_on_cpu",
 ]

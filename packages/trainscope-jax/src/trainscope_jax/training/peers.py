@@ -8,8 +8,9 @@ blocked in a collective that will never complete, so the watcher ends the run fo
 with ``run_end``), waits at JAX's shutdown barrier for the others, and exits the process,
 as JAX's runtime would do later, after its heartbeat timeout, without closing the log.
 
-A process killed outright (SIGKILL, a lost machine) writes nothing: JAX's heartbeat
-timeout then ends the others (see ``distributed.HEARTBEAT_TIMEOUT``).
+A process killed outright (SIGKILL, a lost machine) writes nothing: its watcher's beats
+stop (``beats``), and after the peer timeout (``distributed.peer_timeout``) the others end
+the run as failed, naming it, and exit, well before JAX's heartbeat timeout would abort them.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ import contextlib
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from trainscope import RunStatus, Terminated, TrainingSession, hookimpl
 from trainscope.values import error_text
+from trainscope_jax.training.beats import END, EXIT, Beats, beat_interval
+from trainscope_jax.training.distributed import peer_timeout
 
 FAILURE_KEY = "trainscope/failure/{process}"
 """The coordination service key of one process, which a failing process writes for every
-other (``status|process|error``); the process itself writes ``stop`` to end its watcher."""
-WAIT_SECONDS = 60
-"""How long one wait of the watcher lasts (it is woken at once when its run ends)."""
+other (``status|process|error``, status ``lost`` for a process that stopped beating); the
+process itself writes ``stop`` to end its watcher."""
 INTERRUPTED_EXIT_CODE = 130
 FAILED_EXIT_CODE = 1
 _STOP = "stop"
@@ -36,11 +39,16 @@ _STOP = "stop"
 class PeerFailure(RuntimeError):
     """Another process of the run failed or was interrupted, so this one ends too."""
 
-    def __init__(self, status: RunStatus, process: int, count: int, error: str) -> None:
-        what = "was interrupted" if status == "interrupted" else "failed"
+    def __init__(
+        self, status: RunStatus, process: int, count: int, error: str, *, lost: bool = False
+    ) -> None:
+        what = "was lost" if lost else "was interrupted" if status == "interrupted" else "failed"
         super().__init__(f"process {process} of {count} {what}: {error}")
         self.status: RunStatus = status
         self.process = process
+        self.lost = lost
+        """The process stopped beating (killed, or its host lost): it will not reach JAX's
+        shutdown barrier."""
 
 
 def _client() -> Any:
@@ -69,17 +77,20 @@ def report_failure(error: BaseException) -> None:
 
     The first report each process gets wins; nothing is raised if the store cannot be reached.
     """
-    client = _client()
-    if client is None:
-        return
-    me, count = _process()
     status = "interrupted" if isinstance(error, (KeyboardInterrupt, Terminated)) else "failed"
-    text = " ".join(error_text(error).split())[:400]
+    if _client() is not None:
+        _report(status, _process()[0], " ".join(error_text(error).split())[:400])
+
+
+def _report(status: str, failed: int, text: str) -> None:
+    """Write ``status|failed|text`` for every process but this one and ``failed``."""
+    client = _client()
+    me, count = _process()
     for process in range(count):
-        if process != me:
+        if process not in (me, failed):
             # Already reported by another process, or a service that is gone: nothing to do.
             with contextlib.suppress(Exception):
-                client.key_value_set(FAILURE_KEY.format(process=process), f"{status}|{me}|{text}")
+                client.key_value_set(FAILURE_KEY.format(process=process), f"{status}|{failed}|{text}")
 
 
 class PeerWatch:
@@ -103,10 +114,14 @@ class PeerWatch:
         self._owner: str | None = None
         self._status: RunStatus | None = None
         self._thread: threading.Thread | None = None
+        self._beats: Beats | None = None
 
     @hookimpl(trylast=True)
     def trainscope_train_start(self) -> None:
         if self._client is not None:
+            me, count = _process()
+            self._beats = Beats(self._client, me, count, peer_timeout())
+            self._beats.beat()  # judged from now on
             self._thread = threading.Thread(target=self._watch, name="trainscope-peer-watch", daemon=True)
             self._thread.start()
 
@@ -125,7 +140,13 @@ class PeerWatch:
         self._ended.set()
         if status != "completed" and error is not None:
             report_failure(error)
+            if self._beats is not None:  # a lost peer would hold JAX's shutdown barrier: the watcher tells
+                self._beats.wait_for_others(None, self._beats.timeout + 2)
         self._stop_watcher()
+        if self._beats is not None:
+            self._beats.beat(END)
+        if status == "interrupted":  # the command then exits at once, without JAX's teardown
+            _shutdown()
 
     def _stop_watcher(self) -> None:
         """Wake the watcher with ``stop`` and wait for it: no thread may be inside a call of
@@ -143,20 +164,30 @@ class PeerWatch:
     def _watch(self) -> None:
         me, count = _process()
         key = FAILURE_KEY.format(process=me)
+        beats = self._beats
+        assert beats is not None
+        wait = int(beat_interval(beats.timeout) * 1000)
         while True:
             try:
-                value = str(self._client.blocking_key_value_get(key, WAIT_SECONDS * 1000))
-            except Exception as exc:  # noqa: BLE001 - a timeout: wait again; anything else: stop
-                if "DEADLINE_EXCEEDED" in str(exc) or "timed out" in str(exc).lower():
-                    continue
-                return
+                value = str(self._client.blocking_key_value_get(key, wait))
+            except Exception as exc:  # noqa: BLE001 - a timeout: beat, wait again; anything else: stop
+                if "DEADLINE_EXCEEDED" not in str(exc) and "timed out" not in str(exc).lower():
+                    return
+                beats.beat()
+                lost = beats.lost()
+                if lost is not None:
+                    error = f"no heartbeat for {beats.timeout:g} s (killed, or its host is down)"
+                    _report("lost", lost, error)
+                    self._end(PeerFailure("failed", lost, count, error, lost=True))
+                    return
+                continue
             with contextlib.suppress(Exception):  # read once: the next run starts afresh
                 self._client.key_value_delete(key)
             if value == _STOP:
                 return
             status, process, error = value.split("|", 2)
             peer_status: RunStatus = "interrupted" if status == "interrupted" else "failed"
-            self._end(PeerFailure(peer_status, int(process), count, error))
+            self._end(PeerFailure(peer_status, int(process), count, error, lost=status == "lost"))
             return
 
     def _end(self, failure: PeerFailure) -> None:
@@ -172,19 +203,46 @@ class PeerWatch:
         else:
             self._ended.wait(timeout=10)  # the training thread is closing the reporters: let it
         print(f"trainscope: {failure}; this process stops too", file=sys.stderr)
-        _exit(INTERRUPTED_EXIT_CODE if failure.status == "interrupted" else FAILED_EXIT_CODE)
+        code = INTERRUPTED_EXIT_CODE if failure.status == "interrupted" else FAILED_EXIT_CODE
+        if self._beats is not None:
+            if failure.lost:
+                _leave(self._beats, failure.process, code)
+            self._beats.beat(EXIT)
+        _exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed stream: nothing to flush
+            stream.flush()
 
 
 def _exit(code: int) -> None:
     """Leave JAX's runtime in step with the others (its shutdown barrier), then exit at once:
     the training thread is blocked in a collective that will never complete."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed stream: nothing to flush
-            stream.flush()
-    with contextlib.suppress(Exception):  # the barrier failed or timed out: exit anyway
+    _flush()
+    _shutdown()
+    os._exit(code)
+
+
+def _shutdown() -> None:
+    """Meet the other processes at JAX's shutdown barrier (bounded by its shutdown timeout)."""
+    with contextlib.suppress(Exception):  # the barrier failed or timed out: go on anyway
         import jax
 
         jax.distributed.shutdown()
+
+
+def _leave(beats: Beats, lost: int, code: int) -> None:
+    """Exit without JAX's shutdown barrier, which the lost process would never reach: the
+    others first, then process 0, whose exit ends the coordination service (and JAX aborts
+    any process still connected to it)."""
+    _flush()
+    if beats.me == 0:
+        beats.wait_for_others(lost, beats.timeout)
+        time.sleep(0.5)  # let the last one's exit finish
+    else:
+        beats.beat(EXIT)
     os._exit(code)
 
 
