@@ -131,3 +131,27 @@ def test_set_step_flops_from_the_jitted_step(recorder: Recorder) -> None:
     assert session.set_step_flops(jax.jit(lambda x, w: x @ w), x, w) == 2 * 4 * 8 * 2
     with pytest.raises(ValueError, match="flops must be a positive number"):
         session.set_step_flops(-1.0)
+
+
+def test_a_short_last_batch_costs_what_it_ran(recorder: Recorder) -> None:
+    """The FLOPs of a jitted step are set once from a full batch; a short last batch costs its
+    share, and exactly its own when its FLOPs are set too."""
+    forward = jax.jit(lambda w, x: jnp.tanh(x @ w).sum())
+    w = jnp.ones((64, 32))
+    full, short = jnp.ones((32, 64)), jnp.ones((8, 64))
+    exact = [step_flops(forward, w, x) for x in (full, short)]
+    for both in (False, True):
+        recorder.ended_phases.clear()
+        with TrainingSession("Net", 1, 3, plugins=[recorder]) as session:
+            session.set_step_flops(forward, w, full)  # batch size 32, from the batch
+            if both:
+                session.set_step_flops(forward, w, short)
+            session.start_epoch(1)
+            for step, x in enumerate((full, full, short), 1):
+                session.update_training_progress(step, forward(w, x), batch_size=len(x))
+        train = recorder.ended_phases[0]
+        assert train.throughput is not None
+        assert train.throughput.flops_per_second is not None
+        ran = train.throughput.flops_per_second * train.elapsed
+        assert ran == pytest.approx(2 * exact[0] + exact[1], rel=1e-9 if both else 0.01)
+        assert ran < 3 * exact[0] * 0.8  # not three full batches

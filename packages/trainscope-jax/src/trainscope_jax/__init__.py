@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time, __get
     from trainscope_jax.devices import *
     from trainscope_jax.models import *
     from trainscope_jax.training import *
+    from trainscope_jax.training.trainer import LossFunction, MetricFunction, cross_entropy
 
 _EXPORTS: dict[str, str] = {
     "ArrayDataset": "trainscope_jax.data",
@@ -60,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     "DistributedError": "trainscope_jax.training",
     "EpochResult": "trainscope_jax.training",
     "FitHistory": "trainscope_jax.training",
+    "LossFunction": "trainscope_jax.training.trainer",
+    "MetricFunction": "trainscope_jax.training.trainer",
     "ModelTrainer": "trainscope_jax.training",
     "PeerFailure": "trainscope_jax.training",
     "PeerWatch": "trainscope_jax.training",
@@ -73,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "prefetch_to_device": "trainscope_jax.training",
     "report_failure": "trainscope_jax.training",
     "watch_peers": "trainscope_jax.training",
+    "cross_entropy": "trainscope_jax.training.trainer",
 }
 """Public name -> the subpackage that defines it."""
 
@@ -113,7 +117,9 @@ __all__ = [
     "ImageFolder",
     "Layer",
     "Linear",
+    "LossFunction",
     "MaxPool2d",
+    "MetricFunction",
     "ModelTrainer",
     "PeerFailure",
     "PeerWatch",
@@ -129,6 +135,7 @@ __all__ = [
     "__version__",
     "check_dtype_supported",
     "create_model",
+    "cross_entropy",
     "data_parallel",
     "initialize_distributed",
     "load_digits",

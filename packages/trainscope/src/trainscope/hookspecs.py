@@ -110,7 +110,8 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
     """Called with a batch of step records, at most every refresh interval and at phase end.
 
     Every step reaches the reporters exactly once, in order. ``phase.metrics``
-    already includes these records in its running means.
+    already includes these records in its running means, and a training phase's
+    ``phase.interval_metrics`` in its means since the last evaluation.
 
     :param run: the run.
     :param phase: the phase the steps belong to.
@@ -122,8 +123,9 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
 
 @hookspec
 def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
-    """Called when a phase finishes; ``phase.metrics`` holds the phase means (or the exact
-    results the loop handed with ``report_results``).
+    """Called when a phase finishes; ``phase.metrics`` holds the phase means, with the exact
+    results the loop handed with ``report_results`` merged in (a result replaces the mean of
+    the same name; the other means stay).
 
     A training phase paused by a validation has not finished: it ends once, at the end
     of its epoch (or of a run declared in steps). A run that is interrupted or fails

@@ -159,7 +159,13 @@ class PhaseInfo:
     steps: int = 0
     """Number of step records reported so far."""
     metrics: dict[str, float] = field(default_factory=dict)
-    """Running means of every metric so far; the phase means (or exact results) once ended."""
+    """Running means of every metric so far; the phase means (the exact results handed with
+    ``report_results`` merged in) once ended. A metric the session declares ``last_value_metrics``
+    holds its last value."""
+    interval_metrics: dict[str, float] = field(default_factory=dict)
+    """For a training phase: the running means since the last evaluation in the middle of it
+    (what that evaluation's summary shows, until training resumes); ``metrics`` before the
+    first evaluation and in a validation phase. A run in steps shows these in its bar."""
     start_time: float = field(default_factory=time.time)
     """Wall-clock start, seconds since the Unix epoch."""
     elapsed: float = 0.0

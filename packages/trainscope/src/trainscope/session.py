@@ -30,7 +30,7 @@ from trainscope.plugins import PluginManager, create_plugin_manager, warn_plugin
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo, RunStatus
 from trainscope.signals import SignalGuard, Terminated
 from trainscope.spec import ModelSpec
-from trainscope.throughput import DeviceCost, Throughput, peak_flops, step_flops
+from trainscope.throughput import BatchTally, DeviceCost, Throughput, peak_flops, step_cost
 from trainscope.values import INT64_MAX, check_count, check_seconds, plain_text, plain_value
 
 MAX_BATCH = 4096
@@ -97,6 +97,7 @@ class TrainingSession:
         plugin_manager: PluginManager | None = None,
         process_index: int | None = None,
         process_count: int | None = None,
+        last_value_metrics: Iterable[str] = (),
     ) -> None:
         epochs = check_count("epochs", epochs, minimum=1, allow_none=True)
         steps_per_epoch = check_count("steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True)
@@ -137,6 +138,8 @@ class TrainingSession:
             process_count=count,
         )
         self.refresh_interval = refresh_interval
+        self.last_value_metrics = _metric_names(last_value_metrics)
+        """Metrics shown as their last value, not averaged (a learning rate, a step size)."""
         self._clock_offset = time.time() - time.monotonic()
         self._started = False
         self._ended = False
@@ -152,11 +155,13 @@ class TrainingSession:
         self._train: PhaseInfo | None = None
         """The epoch's training phase: open, paused by a validation, or ended."""
         self._paused_at = 0.0
+        self._pause_end: float | None = None
+        """When the last validation of a pause ended (its reporters done): training time again."""
         self._phase_t0 = 0.0
         self._train_t0 = 0.0
-        self._means = RunningMeans()
-        self._train_means = RunningMeans()
-        self._interval_start_means = RunningMeans().snapshot()
+        self._means = RunningMeans(self.last_value_metrics)
+        self._train_means = self._means
+        self._interval_start_means = self._means.snapshot()
         """The training phase's sums and counts at the last evaluation (for ``trainscope_evaluation_end``)."""
         self._interval_t0 = 0.0
         self._results: dict[PhaseName, Mapping[str, Any]] = {}
@@ -172,6 +177,10 @@ class TrainingSession:
         self._saw_device = False
         self._interval_start = (0, 0, 0.0)
         """The training phase's (steps, examples, elapsed) at the last evaluation."""
+        self._tally = BatchTally()
+        """The training phase's steps by batch size, to cost each step as it ran."""
+        self._interval_tally: dict[int | None, int] = {}
+        """``_tally`` at the last evaluation."""
 
     @property
     def in_steps(self) -> bool:
@@ -404,6 +413,8 @@ class TrainingSession:
         self._interval_start_means = self._train_means.snapshot()
         self._interval_results = None
         self._interval_start = (0, 0, 0.0)
+        self._tally = BatchTally()
+        self._interval_tally = {}
         self._results.pop("train", None)
 
     def _start_phase(self, name: PhaseName, total: int | None, *, training_step: int | None = None) -> None:
@@ -417,7 +428,7 @@ class TrainingSession:
         )
         self._phase_t0 = now
         self._last_flush = now
-        self._means = RunningMeans()
+        self._means = RunningMeans(self.last_value_metrics)
         self._helper_steps[name] = 0
         if name == "validation":
             self._results.pop("validation", None)
@@ -428,14 +439,21 @@ class TrainingSession:
         assert train is not None
         train.paused = True
         self._paused_at = _monotonic()
+        self._pause_end = None
 
-    def _resume_training(self) -> None:
-        """Make the paused training phase current again; its clock skips the pause."""
+    def _resume_training(self, *, at_step: bool = True) -> None:
+        """Make the paused training phase current again; its clock skips the pause.
+
+        The pause ends where the validation ended: the loop's work from there to the next
+        training step (reading its batch, a step that computes before it is reported) is
+        training. ``at_step=False`` (the phase ends paused): no training came after it.
+        """
         train = self._train
         assert train is not None
         train.paused = False
         now = _monotonic()
-        self._train_t0 += now - self._paused_at
+        pause_end = self._pause_end if at_step and self._pause_end is not None else now
+        self._train_t0 += pause_end - self._paused_at
         self._phase, self._phase_t0, self._means = train, self._train_t0, self._train_means
         self._last_flush = now
 
@@ -444,7 +462,7 @@ class TrainingSession:
         if train is None or train.ended:
             return
         if train.paused:  # the run ended on a validation: its clock skips that validation too
-            self._resume_training()
+            self._resume_training(at_step=False)
         self._end_phase(train)
 
     def _end_validation_if_open(self) -> None:
@@ -455,6 +473,7 @@ class TrainingSession:
         train = self._train
         if train is not None and train.paused:
             self._evaluation_end(phase)
+            self._pause_end = _monotonic()
 
     def _end_phase(self, phase: PhaseInfo) -> None:
         self._flush(_monotonic())
@@ -462,10 +481,15 @@ class TrainingSession:
         phase.ended = True
         phase.elapsed = now - self._phase_t0
         if phase.name == "train":
-            phase.throughput = self._throughput(phase.steps, phase.examples, phase.elapsed)
+            phase.throughput = self._throughput(
+                phase.steps, phase.examples, phase.elapsed, dict(self._tally.counts)
+            )
         results = self._results.get(phase.name)
-        if results is not None:
-            phase.metrics = convert_results(results)
+        exact = None if results is None else convert_results(results)
+        if exact is not None:  # the exact results replace the means of the same metrics
+            phase.metrics = {**phase.metrics, **exact}
+        if phase.name == "train":
+            self._update_interval_metrics(phase, final=True, exact=exact)
         self._epoch_means[phase.name] = dict(phase.metrics) if phase.steps or results is not None else None
         self._tell_reporters(self.plugin_manager.phase_end, phase)
 
@@ -473,17 +497,14 @@ class TrainingSession:
         train = self._train
         assert train is not None
         now = _monotonic()
-        interval = self._interval_results
-        train_means = (
-            convert_results(interval)
-            if interval is not None
-            else self._train_means.means_since(self._interval_start_means)
-        )
+        train_means = self._interval_means()
         steps0, examples0, elapsed0 = self._interval_start
         self._interval_start = (train.steps, train.examples, train.elapsed)
+        batch_sizes = self._tally.since(self._interval_tally)
+        self._interval_tally = dict(self._tally.counts)
         summary = EvaluationSummary(
             throughput=self._throughput(
-                train.steps - steps0, train.examples - examples0, train.elapsed - elapsed0
+                train.steps - steps0, train.examples - examples0, train.elapsed - elapsed0, batch_sizes
             ),
             epoch=None if self.in_steps else validation.epoch,
             step=train.step,
@@ -495,7 +516,31 @@ class TrainingSession:
         self._interval_start_means = self._train_means.snapshot()
         self._interval_results = None
         self._interval_t0 = now
+        train.interval_metrics = dict(train_means)  # what the bar shows until training resumes
         self._tell_reporters(self.plugin_manager.evaluation_end, summary)
+
+    def _interval_means(self) -> dict[str, float]:
+        """The training means since the last evaluation, the exact results handed for them merged in."""
+        means = self._train_means.means_since(self._interval_start_means)
+        interval = self._interval_results
+        return means if interval is None else {**means, **convert_results(interval)}
+
+    def _update_interval_metrics(
+        self, train: PhaseInfo, *, final: bool = False, exact: dict[str, float] | None = None
+    ) -> None:
+        """``train.interval_metrics``: its means since the last evaluation (all of them before one).
+
+        At the phase end (``final``, ``exact``: the training results converted), the results
+        handed since the last evaluation are merged in; with no step since that evaluation,
+        they stay its figures.
+        """
+        if not self._interval_start_means[1]:  # no evaluation yet, or none after a step
+            train.interval_metrics = train.metrics
+        elif not final or train.steps > self._interval_start[0]:
+            means = self._train_means.means_since(self._interval_start_means)
+            if final and self._interval_results is not None:  # handed after the last evaluation
+                means.update(exact if exact is not None else convert_results(self._interval_results))
+            train.interval_metrics = means
 
     # -- throughput ------------------------------------------------------------
 
@@ -504,20 +549,34 @@ class TrainingSession:
         flops: float | StepFunction,
         *example_args: Any,
         dtype: str = "float32",
-        devices: int = 1,
+        devices: int | None = None,
         device_kind: str | None = None,
+        batch_size: int | None = None,
         **example_kwargs: Any,
     ) -> float:
         """Tell the session the FLOPs of one training step, once, for FLOP/s and MFU.
 
         ``flops`` is a number, or a jitted step function with example arguments: its
-        FLOPs then come from XLA's cost analysis of the compiled function (nothing runs).
-        The peak for MFU is looked up by ``device_kind`` (default: the first JAX device's)
-        and ``dtype`` (the dtype the step computes in), times ``devices``; or it comes from
-        ``TRAINSCOPE_PEAK_TFLOPS``. Returns the FLOPs per step.
+        FLOPs then come from XLA's cost analysis of the compiled function (nothing runs),
+        the program of one device times the devices that compute different parts of it
+        (:func:`trainscope.throughput.step_cost`). The peak for MFU is looked up by
+        ``device_kind`` (default: the first JAX device's) and ``dtype`` (the dtype the step
+        computes in), times ``devices`` (default: the devices the compiled step runs on, 1
+        for a number); or it comes from ``TRAINSCOPE_PEAK_TFLOPS``.
+
+        ``batch_size``: the examples of the step these FLOPs are of (default: the leading
+        dimension of the last example argument, as the loop helpers infer it; unknown for a
+        number). Each step is then costed as it ran: a step of another batch size costs in
+        proportion to its examples, or exactly when its own FLOPs were set by another call
+        with that batch size (calls for other batch sizes add to each other; a call with
+        no batch size replaces them all). Returns the FLOPs per step.
         """
+        program_devices = 1
         if callable(flops):
-            flops = step_flops(flops, *example_args, **example_kwargs)
+            cost = step_cost(flops, *example_args, **example_kwargs)
+            flops, program_devices = cost.flops, cost.devices
+            if batch_size is None:
+                batch_size = loops.infer_batch_size(example_args)
         if (
             isinstance(flops, bool)
             or not isinstance(flops, (int, float))
@@ -525,15 +584,22 @@ class TrainingSession:
             or flops <= 0
         ):
             raise ValueError(f"flops must be a positive number of FLOPs per step, got {flops!r}")
-        devices_count = check_count("devices", devices, minimum=1)
+        devices_count = check_count("devices", program_devices if devices is None else devices, minimum=1)
         assert devices_count is not None
+        size = None if batch_size is None else _as_batch_size(batch_size) or None
         kind = device_kind if device_kind is not None else device_arrays.device_kind()
-        self._cost = DeviceCost(float(flops), peak_flops(kind, dtype), devices_count)
+        by_batch: dict[int | None, float] = {}
+        if size is not None:  # keep the FLOPs of the other batch sizes given
+            by_batch = {known: f for known, f in self._cost.flops_by_batch.items() if known}
+        by_batch[size] = float(flops)
+        self._cost = DeviceCost(by_batch, peak_flops(kind, dtype), devices_count)
         return float(flops)
 
-    def _throughput(self, steps: int, examples: int, seconds: float) -> Throughput | None:
+    def _throughput(
+        self, steps: int, examples: int, seconds: float, batch_sizes: Mapping[int | None, int]
+    ) -> Throughput | None:
         memory = device_arrays.peak_device_memory() if self._saw_device else None
-        return self._cost.throughput(steps, examples, seconds, memory)
+        return self._cost.throughput(steps, examples, seconds, memory, batch_sizes)
 
     # -- loop helpers -----------------------------------------------------------
 
@@ -731,10 +797,17 @@ class TrainingSession:
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
         weights = taken.weight_column()
-        phase.examples += sum(size for _, size in taken.weights)  # a step with no batch size adds none
+        if phase.name == "train":  # a step with no batch size adds no examples
+            phase.examples += self._tally.add(count, taken.weights)
+        else:
+            phase.examples += sum(size for _, size in taken.weights)
         self._saw_device = self._saw_device or known is not None
         self._means.add(records.metrics, weights)
         phase.metrics = self._means.means()
+        if phase is self._train:
+            self._update_interval_metrics(phase)
+        else:
+            phase.interval_metrics = phase.metrics
         phase.step = records.steps[-1]
         phase.steps += count
         phase.elapsed = records.times[-1] - self._clock_offset - self._phase_t0
@@ -887,6 +960,16 @@ def _as_step(step: Any) -> int:
     if not _MIN_STEP <= number <= INT64_MAX:
         raise ValueError(f"step must fit in 64 bits (below 2**63), got {number}")
     return number
+
+
+def _metric_names(names: Iterable[str]) -> frozenset[str]:
+    """``names`` checked as metric names (a single string is refused: it would be its letters)."""
+    if isinstance(names, str):
+        raise TypeError(f"last_value_metrics must be a collection of metric names, got the string {names!r}")
+    checked = frozenset(names)
+    for name in checked:
+        check_metric_name(name)
+    return checked
 
 
 def _checked_results(results: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from trainscope import environment_variables as env_vars
@@ -136,21 +139,57 @@ class Throughput:
 
 @dataclass
 class DeviceCost:
-    """What the session knows of the work per step and of the device, to compute :class:`Throughput`."""
+    """What the session knows of the work per step and of the device, to compute :class:`Throughput`.
 
-    flops_per_step: float | None = None
+    ``flops_by_batch`` maps a batch size to the FLOPs of one step of that batch (the key None:
+    the FLOPs of any step, its batch size unknown). A step of a batch size with no entry of
+    its own costs in proportion to its examples, from the nearest batch size that has one: a
+    step's FLOPs grow linearly with its batch (all but the optimizer update, which is small).
+    """
+
+    flops_by_batch: dict[int | None, float] = field(default_factory=dict)
     peak_flops: float | None = None
     devices: int = 1
     """Devices the step runs on: the peak is per device."""
 
+    @property
+    def flops_per_step(self) -> float | None:
+        """The FLOPs of one step of the first batch size given (None when unknown)."""
+        return next(iter(self.flops_by_batch.values()), None)
+
+    def flops_of(self, steps: Mapping[int | None, int]) -> float | None:
+        """The FLOPs of ``steps`` (batch size, None when not given -> number of steps); None unknown."""
+        costs = self.flops_by_batch
+        if not costs:
+            return None
+        sizes = [size for size in costs if size]
+        total = 0.0
+        for size, count in steps.items():
+            cost = costs.get(size)
+            if cost is None and size is not None and sizes:
+                nearest = min(sizes, key=lambda known: (abs(known - size), -known))
+                cost = costs[nearest] * size / nearest
+            total += count * (cost if cost is not None else next(iter(costs.values())))
+        return total
+
     def throughput(
-        self, steps: int, examples: int, seconds: float, peak_memory_bytes: int | None
+        self,
+        steps: int,
+        examples: int,
+        seconds: float,
+        peak_memory_bytes: int | None,
+        batch_sizes: Mapping[int | None, int] | None = None,
     ) -> Throughput | None:
-        """The figures for ``steps`` steps of ``examples`` examples in ``seconds``; None without any."""
+        """The figures for ``steps`` steps of ``examples`` examples in ``seconds``; None without any.
+
+        ``batch_sizes``: the steps by batch size, to cost each as it ran (default: ``steps``
+        steps of the first batch size given).
+        """
         if seconds <= 0 or steps <= 0:
             return None
         examples_per_second = examples / seconds if examples else None
-        flops_per_second = self.flops_per_step * steps / seconds if self.flops_per_step else None
+        flops = self.flops_of(batch_sizes if batch_sizes is not None else {None: steps})
+        flops_per_second = flops / seconds if flops else None
         mfu = None
         if flops_per_second is not None and self.peak_flops:
             mfu = flops_per_second / (self.peak_flops * self.devices)
@@ -159,11 +198,54 @@ class DeviceCost:
         return Throughput(examples_per_second, flops_per_second, mfu, peak_memory_bytes)
 
 
-def step_flops(step_function: Any, *example_args: Any, **example_kwargs: Any) -> float:
-    """The FLOPs of one call of a jitted function, from XLA's cost analysis of its compiled form.
+class BatchTally:
+    """A phase's steps counted by batch size (None: no batch size given), so that each is
+    costed as it ran (a short last batch has fewer FLOPs)."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: Counter[int | None] = Counter()
+
+    def add(self, steps: int, weights: Sequence[tuple[int, int]]) -> int:
+        """Count ``steps`` steps, ``weights`` holding ``(index, batch_size)`` of those that gave one;
+        returns their examples."""
+        counts = self.counts
+        counts.update(map(_second, weights))
+        if len(weights) < steps:
+            counts[None] += steps - len(weights)
+        return sum(map(_second, weights))
+
+    def since(self, snapshot: Mapping[int | None, int]) -> dict[int | None, int]:
+        """The steps counted after ``snapshot`` (a copy of ``counts``) was taken."""
+        return {size: count - snapshot.get(size, 0) for size, count in self.counts.items()}
+
+
+_second = itemgetter(1)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """XLA's cost analysis of one compiled step."""
+
+    flops: float
+    """The FLOPs of the whole step: the program of one device times :attr:`partitions`."""
+    device_flops: float
+    """The FLOPs of the program one device runs (what ``cost_analysis()`` reports)."""
+    devices: int
+    """The devices the compiled program runs on."""
+    partitions: int
+    """How many of them compute different parts of the step: devices that hold the same part
+    of every input and output compute the same thing (a replicated step counts once)."""
+
+
+def step_cost(step_function: Any, *example_args: Any, **example_kwargs: Any) -> StepCost:
+    """The :class:`StepCost` of one call of a jitted function: compiles once, runs nothing.
 
     Works for anything with JAX's ``lower(...).compile().cost_analysis()`` (``jax.jit``,
-    ``nnx.jit``, ``eqx.filter_jit``'s wrapped function); compiles once, runs nothing.
+    ``nnx.jit``, ``eqx.filter_jit``'s wrapped function). XLA analyses the partitioned program
+    of one device; a step sharded over several devices is that times the devices that hold
+    different parts of its inputs and outputs (data parallel: every device; replicated: one).
     """
     lower = getattr(step_function, "lower", None)
     if lower is None:
@@ -171,13 +253,58 @@ def step_flops(step_function: Any, *example_args: Any, **example_kwargs: Any) ->
             f"{type(step_function).__name__} has no lower(): pass a jitted function (jax.jit), "
             "or the FLOPs of one step as a number"
         )
-    analysis = lower(*example_args, **example_kwargs).compile().cost_analysis()
+    compiled = lower(*example_args, **example_kwargs).compile()
+    analysis = compiled.cost_analysis()
     if isinstance(analysis, (list, tuple)):  # older JAX: one dict per device program
         analysis = analysis[0] if analysis else {}
     flops = float((analysis or {}).get("flops", 0.0))
     if not flops > 0:
         raise ValueError("XLA's cost analysis reports no FLOPs for this function on this backend")
-    return flops
+    devices, partitions = _partitions(compiled)
+    return StepCost(flops * partitions, flops, devices, partitions)
 
 
-__all__ = ["PEAK_TFLOPS", "DeviceCost", "Throughput", "peak_flops", "step_flops"]
+def step_flops(step_function: Any, *example_args: Any, **example_kwargs: Any) -> float:
+    """The FLOPs of one call of a jitted function (the whole step, over every device it is
+    sharded across), from XLA's cost analysis of its compiled form; see :func:`step_cost`."""
+    return step_cost(step_function, *example_args, **example_kwargs).flops
+
+
+def _partitions(compiled: Any) -> tuple[int, int]:
+    """``(devices, partitions)`` of a compiled program, from the shards of its inputs and outputs.
+
+    A device's part is the index of its shard of every input and output; devices with the
+    same parts compute the same thing. ``(1, 1)`` when the program says nothing of shardings.
+    """
+    tree_leaves = sys.modules["jax"].tree_util.tree_leaves
+    pairs: list[tuple[Any, Any]] = []
+    for shardings_name, info_name in (("input_shardings", "args_info"), ("output_shardings", "out_info")):
+        try:
+            shardings = tree_leaves(getattr(compiled, shardings_name))
+            shapes = [info.shape for info in tree_leaves(getattr(compiled, info_name))]
+        except Exception:  # noqa: BLE001 - an older JAX without this attribute: the others tell
+            continue
+        if len(shardings) == len(shapes):
+            pairs += zip(shardings, shapes)
+    parts: dict[Any, list[Any]] = {}
+    try:
+        for sharding, shape in pairs:
+            for device, index in sharding.devices_indices_map(tuple(shape)).items():
+                parts.setdefault(device, []).append(tuple((s.start, s.stop, s.step) for s in index))
+    except Exception:  # noqa: BLE001 - a sharding that cannot say: count every device
+        return max(len(parts), 1), max(len(parts), 1)
+    if not parts:
+        return 1, 1
+    return len(parts), len({tuple(indices) for indices in parts.values()})
+
+
+__all__ = [
+    "PEAK_TFLOPS",
+    "BatchTally",
+    "DeviceCost",
+    "StepCost",
+    "Throughput",
+    "peak_flops",
+    "step_cost",
+    "step_flops",
+]

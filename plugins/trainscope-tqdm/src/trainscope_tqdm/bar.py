@@ -56,6 +56,7 @@ class ProgressBar:
         )
         stream = sys.stderr if file is None else file
         self._lock = threading.Lock()
+        self._paused_at: float | None = None
         self._options = options
         self._mode: Mode = choose_mode(stream)
         self._meter = create_meter(
@@ -80,16 +81,26 @@ class ProgressBar:
         """Take the bar off the screen while something else is shown (a validation's bar);
         :meth:`resume` puts it back. A line writer writes nothing either way."""
         with self._lock:
-            if not self._meter.disable and self._mode == "terminal":
-                self._meter.clear()
+            meter = self._meter
+            if meter.disable:
+                return
+            if self._paused_at is None:
+                self._paused_at = meter._time()
+            if self._mode == "terminal":
+                meter.clear()
 
     def resume(self) -> None:
         """Draw the bar again after :meth:`pause`; its rate and ETA leave out the time paused."""
         with self._lock:
             meter = self._meter
-            if meter.disable:
+            paused_at, self._paused_at = self._paused_at, None
+            if meter.disable or paused_at is None:
                 return
-            meter.unpause()
+            # tqdm's own unpause() skips the time since the last redraw, which a line writer
+            # makes seconds before the pause: its rate then left out training time too
+            pause = meter._time() - paused_at
+            meter.start_t += pause
+            meter.last_print_t += pause
             if self._mode == "terminal":
                 meter.refresh()
 

@@ -28,6 +28,12 @@ def phase_description(run: RunInfo, phase: PhaseInfo, training_total: int | None
     return label if run.epochs is None else f"Epoch {phase.epoch}/{run.epochs} ({label})"
 
 
+def shown_metrics(run: RunInfo, phase: PhaseInfo) -> dict[str, float]:
+    """What a bar shows: the phase's running means; in a run declared in steps, the training
+    bar's since the last evaluation (what the next ``Step N/M Summary`` shows)."""
+    return phase.interval_metrics if run.epochs is None and phase.name == "train" else phase.metrics
+
+
 def _flush_stdout() -> None:
     # what the program printed to stdout must appear before the bar, even in a pipe
     with contextlib.suppress(AttributeError, ValueError, OSError):
@@ -144,13 +150,13 @@ class TqdmReporter:
     def trainscope_progress(self, run: RunInfo, phase: PhaseInfo) -> None:
         bar = self._bar_of(run, phase)
         if bar is not None:
-            bar.update(phase.step, phase.metrics)
+            bar.update(phase.step, shown_metrics(run, phase))
 
     @hookimpl
     def trainscope_phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
         bar = self._bar_of(run, phase)
         if bar is not None:
-            bar.update(phase.step, phase.metrics)
+            bar.update(phase.step, shown_metrics(run, phase))
             self._close_bar(run)
 
     @hookimpl

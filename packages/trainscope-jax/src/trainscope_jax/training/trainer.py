@@ -12,9 +12,9 @@ import contextlib
 import dataclasses
 import importlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple
 
 import jax
@@ -30,6 +30,7 @@ from trainscope import (
     hookimpl,
     step_flops,
 )
+from trainscope.metrics import check_metric_name
 from trainscope_jax.data.datasets import ArrayDataset, DataError, Dataset
 from trainscope_jax.devices.probe import distribution_version
 from trainscope_jax.devices.selection import DeviceChoice, check_dtype_supported, select_device
@@ -37,11 +38,24 @@ from trainscope_jax.models.sequential import Params
 from trainscope_jax.training.adapters import ModelAdapter, adapt
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.distributed import cpu_collectives
-from trainscope_jax.training.optimizers import OPTIMIZER_NAMES, make_optimizer
+from trainscope_jax.training.optimizers import Optimizer, check_optimizer, is_transformation, make_optimizer
 from trainscope_jax.training.peers import watch_peers
 from trainscope_jax.training.sharding import DataParallel, data_parallel
 
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
+
+LossFunction = Callable[[jax.Array, jax.Array], jax.Array]
+"""``loss(logits, labels)``: one loss per example, shape ``(N,)`` (``fit`` and the steps take
+the mean; a validation leaves out the padding). ``logits`` are float32, ``labels`` the integer
+class indices of the batch. Traced inside the jitted step: use ``jax.numpy`` and optax."""
+MetricFunction = Callable[[jax.Array, jax.Array], jax.Array]
+"""``metric(logits, labels)``: one value per example, shape ``(N,)`` (a bool per example for a
+top-k accuracy), averaged over the batch on the device, inside the jitted step."""
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """The default loss: softmax cross-entropy with integer labels, one per example."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,16 @@ class TrainerConfig:
     """Hyper-parameters and device of a :class:`ModelTrainer`.
 
     ``platform``: ``auto``, ``metal``, ``gpu`` or ``cpu`` (None reads ``TRAINSCOPE_PLATFORM``).
-    ``weight_decay`` applies to ``adamw``, ``momentum`` to ``sgd``. ``batch_size`` is the
-    global batch: split across the devices, so it must be a multiple of their number.
+    ``optimizer``: ``adam``, ``adamw`` or ``sgd``, or any optax ``GradientTransformation``
+    (which then holds its own learning rate; ``learning_rate``, ``weight_decay`` and
+    ``momentum`` are for the names). ``weight_decay`` applies to ``adamw``, ``momentum`` to
+    ``sgd``. ``batch_size`` is the global batch: split across the devices, so it must be a
+    multiple of their number.
     """
 
     batch_size: int = 32
     learning_rate: float = 1e-3
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     weight_decay: float = 1e-4
     momentum: float = 0.9
     seed: int = 0
@@ -73,10 +90,7 @@ class TrainerConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.optimizer not in OPTIMIZER_NAMES:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZER_NAMES)}"
-            )
+        check_optimizer(self.optimizer)
         if self.dtype not in _DTYPES:
             raise ValueError(f"unsupported dtype {self.dtype!r}; choose one of: {', '.join(_DTYPES)}")
         if self.devices is not None and self.devices < 1:
@@ -85,11 +99,23 @@ class TrainerConfig:
             )
 
 
-class StepResult(NamedTuple):
-    """A step's ``loss`` and ``accuracy`` as 0-d JAX arrays: on the device until read (``float(...)``)."""
-
+class _LossAndAccuracy(NamedTuple):
     loss: jax.Array
     accuracy: jax.Array
+
+
+class StepResult(_LossAndAccuracy):
+    """A step's ``loss`` and ``accuracy`` (a pair) as 0-d JAX arrays: on the device until read
+    (``float(...)``); ``metrics`` holds the means of the trainer's extra metrics, by name."""
+
+    metrics: Mapping[str, jax.Array]
+
+    def __new__(
+        cls, loss: jax.Array, accuracy: jax.Array, metrics: Mapping[str, jax.Array] | None = None
+    ) -> StepResult:
+        result = super().__new__(cls, loss, accuracy)
+        result.metrics = MappingProxyType(dict(metrics or {}))
+        return result
 
 
 class TrainState(NamedTuple):
@@ -111,6 +137,10 @@ class EpochResult:
     train_accuracy: float
     validation_loss: float | None = None
     validation_accuracy: float | None = None
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    """Every training mean of the epoch by name: loss, accuracy and the extra metrics."""
+    validation_metrics: dict[str, float] | None = None
+    """Every validation mean by name; None without validation."""
 
 
 @dataclass
@@ -137,6 +167,11 @@ class ModelTrainer:
     the data). ``variables``: a Linen module's variables, or an Equinox model's
     ``eqx.nn.State``.
 
+    ``loss``: the loss of the steps, per example (default: softmax cross-entropy with integer
+    labels); ``metrics``: extra metrics by name, each per example, computed on the device in
+    the jitted steps and reported by ``fit`` next to ``loss`` and ``accuracy``. See
+    :data:`LossFunction` and :data:`MetricFunction`.
+
     ``train_batch`` runs one jit-compiled step whose state buffers are donated
     (updated in place); it never waits for the device. ``fit`` reports every step
     to a ``TrainingSession``, which converts the values in batches.
@@ -154,9 +189,13 @@ class ModelTrainer:
         *,
         input_shape: Sequence[int] | None = None,
         variables: Any = None,
+        loss: LossFunction | None = None,
+        metrics: Mapping[str, MetricFunction] | None = None,
     ) -> None:
         self.model = model
         self.config = config or TrainerConfig()
+        self._loss_function: LossFunction = _checked_loss(loss)
+        self._metrics: dict[str, MetricFunction] = _checked_metrics(metrics)
         self._adapter: ModelAdapter = adapt(model, variables=variables, input_shape=input_shape)
         self.device_choice: DeviceChoice = select_device(self.config.platform)
         check_dtype_supported(self.device_choice, self.config.dtype)
@@ -191,11 +230,11 @@ class ModelTrainer:
         self._train_step = jax.jit(
             self._step,
             donate_argnums=0,
-            **_shardings(parallel, (replicated, split, split), (replicated, replicated, replicated)),
+            **_shardings(parallel, (replicated, split, split), (replicated,) * 4),
         )
         self._eval_step = jax.jit(
             self._evaluate,
-            **_shardings(parallel, (replicated, replicated, split, split, split), (replicated, replicated)),
+            **_shardings(parallel, (replicated, replicated, split, split, split), (replicated,) * 3),
         )
         self._placement: jax.Device | jax.sharding.Sharding = split if parallel.sharded else self.device
         self._classes: int | None = None
@@ -217,10 +256,19 @@ class ModelTrainer:
             params, model_state, x.astype(self.dtype), train=train, key=key
         )
         logits = logits.astype(jnp.float32)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        losses = _per_example("loss", self._loss_function(logits, y), y)
         return losses, (logits, new_state)
 
-    def _step(self, state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array, jax.Array]:
+    def _metric_values(self, logits: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+        """Each extra metric's value per example, as float32."""
+        return {
+            name: _per_example(f"metric {name!r}", metric(logits, y), y).astype(jnp.float32)
+            for name, metric in self._metrics.items()
+        }
+
+    def _step(
+        self, state: TrainState, x: jax.Array, y: jax.Array
+    ) -> tuple[TrainState, jax.Array, jax.Array, dict[str, jax.Array]]:
         key = jax.random.fold_in(state.key, state.step)
 
         def mean_loss(params: Params) -> tuple[jax.Array, tuple[jax.Array, Params]]:
@@ -231,16 +279,18 @@ class ModelTrainer:
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         accuracy = (jnp.argmax(logits, axis=-1) == y).mean(dtype=jnp.float32)
-        return TrainState(params, model_state, opt_state, state.key, state.step + 1), loss, accuracy
+        extras = {name: values.mean() for name, values in self._metric_values(logits, y).items()}
+        return TrainState(params, model_state, opt_state, state.key, state.step + 1), loss, accuracy, extras
 
     def _evaluate(
         self, params: Params, model_state: Params, x: jax.Array, y: jax.Array, mask: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
         losses, (logits, _) = self._loss(params, model_state, x, y, None, False)
         weight = mask.astype(jnp.float32)
         count = jnp.maximum(weight.sum(), 1.0)
         correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)
-        return (losses * weight).sum() / count, (correct * weight).sum() / count
+        extras = {name: (v * weight).sum() / count for name, v in self._metric_values(logits, y).items()}
+        return (losses * weight).sum() / count, (correct * weight).sum() / count, extras
 
     # -- batches ---------------------------------------------------------------
 
@@ -283,8 +333,8 @@ class ModelTrainer:
         """
         self._check_batch(inputs, labels)
         inputs, labels = self._global(inputs, labels)
-        self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-        return StepResult(loss, accuracy)
+        self._state, loss, accuracy, extras = self._train_step(self.state, inputs, labels)
+        return StepResult(loss, accuracy, extras)
 
     def evaluate_batch(self, inputs: Any, labels: Any, mask: Any = None) -> StepResult:
         """Loss and accuracy without training; ``mask`` marks the real examples of a padded batch."""
@@ -293,8 +343,8 @@ class ModelTrainer:
             mask = np.ones(len(labels), dtype=np.bool_)
         inputs, labels, mask = self._global(inputs, labels, mask)
         state = self.state
-        loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
-        return StepResult(loss, accuracy)
+        loss, accuracy, extras = self._eval_step(state.params, state.model_state, inputs, labels, mask)
+        return StepResult(loss, accuracy, extras)
 
     def _global(self, *arrays: Any) -> tuple[Any, ...]:
         """Arrays as the compiled steps take them: global arrays from this process's rows."""
@@ -376,6 +426,14 @@ class ModelTrainer:
         config = asdict(self.config)
         config.pop("refresh_interval")
         config.pop("prefetch_thread")
+        if is_transformation(self.config.optimizer):  # it holds its own hyper-parameters
+            for name in ("learning_rate", "weight_decay", "momentum"):
+                config.pop(name)
+            config["optimizer"] = "optax.GradientTransformation"
+        if self._loss_function is not cross_entropy:
+            config["loss"] = _name_of(self._loss_function)
+        if self._metrics:
+            config["metrics"] = list(self._metrics)
         return config
 
     def environment(self) -> dict[str, Any]:
@@ -507,8 +565,8 @@ class ModelTrainer:
             for step, (inputs, labels) in enumerate(batches, 1):
                 if step == 1 and epoch == 1:  # every fit has a session of its own
                     self._measure_step(session, inputs, labels)
-                self._state, loss, accuracy = self._train_step(self.state, inputs, labels)
-                session.update_training_progress(step, loss, accuracy, batch_size=batch_size)
+                self._state, loss, accuracy, extras = self._train_step(self.state, inputs, labels)
+                session.update_training_progress(step, loss, accuracy, batch_size=batch_size, **extras)
 
     def _measure_step(self, session: TrainingSession, inputs: Any, labels: Any) -> None:
         """Hand the session the FLOPs of one training step, from XLA's cost analysis (measured
@@ -517,14 +575,14 @@ class ModelTrainer:
         Lowering the step compiles it (the compilation is reused by the first call); a
         backend whose cost analysis reports no FLOPs gets none, never a guess. XLA analyses
         the partitioned program one device runs: the step's FLOPs are that times the
-        number of devices (the replicated optimizer update counted on each), and MFU
-        divides by the peak of all of them.
+        number of devices the batch is split across (``step_flops`` does this; the replicated
+        optimizer update counted on each), and MFU divides by the peak of all of them.
         """
         devices = self.parallel.size
         if not self._measured:
             self._measured = True
             try:
-                self._step_flops = step_flops(self._train_step, self.state, inputs, labels) * devices
+                self._step_flops = step_flops(self._train_step, self.state, inputs, labels)
             except (ValueError, TypeError, NotImplementedError, RuntimeError):
                 self._step_flops = None
         if self._step_flops is not None:
@@ -533,6 +591,7 @@ class ModelTrainer:
                 dtype=self.config.dtype,
                 devices=devices,
                 device_kind=self.device.device_kind,
+                batch_size=self.config.batch_size,
             )
 
     def _validate(self, session: TrainingSession, dataset: Dataset, batches: Sequence[np.ndarray]) -> None:
@@ -545,8 +604,10 @@ class ModelTrainer:
         )
         with contextlib.closing(device_batches):
             for step, (inputs, labels, mask) in enumerate(device_batches, 1):
-                loss, accuracy = self._eval_step(state.params, state.model_state, inputs, labels, mask)
-                session.update_validation_progress(step, loss, accuracy, batch_size=len(batches[step - 1]))
+                params, model_state = state.params, state.model_state
+                loss, accuracy, extras = self._eval_step(params, model_state, inputs, labels, mask)
+                examples = len(batches[step - 1])
+                session.update_validation_progress(step, loss, accuracy, batch_size=examples, **extras)
 
     def _use_thread(self, dataset: Dataset) -> bool:
         if dataset.in_memory:
@@ -636,17 +697,71 @@ def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:
     loss, accuracy = train.get("loss", math.nan), train.get("accuracy", math.nan)
     validation = summary.validation
     if validation is None:
-        return EpochResult(epoch, loss, accuracy)
+        return EpochResult(epoch, loss, accuracy, train_metrics=dict(train))
     return EpochResult(
-        epoch, loss, accuracy, validation.get("loss", math.nan), validation.get("accuracy", math.nan)
+        epoch,
+        loss,
+        accuracy,
+        validation.get("loss", math.nan),
+        validation.get("accuracy", math.nan),
+        train_metrics=dict(train),
+        validation_metrics=dict(validation),
     )
+
+
+def _checked_loss(loss: LossFunction | None) -> LossFunction:
+    if loss is None:
+        return cross_entropy
+    if not callable(loss):
+        raise TypeError(f"loss must be a function of (logits, labels), got {type(loss).__name__}")
+    return loss
+
+
+def _checked_metrics(metrics: Mapping[str, MetricFunction] | None) -> dict[str, MetricFunction]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"metrics must map names to functions of (logits, labels), got {type(metrics).__name__}"
+        )
+    for name, metric in metrics.items():
+        check_metric_name(name)
+        if name in ("loss", "accuracy"):
+            raise ValueError(
+                f"metric name {name!r} is taken: the trainer reports loss and accuracy itself "
+                "(pass loss= for another loss), so give the metric another name"
+            )
+        if not callable(metric):
+            raise TypeError(
+                f"metric {name!r} must be a function of (logits, labels), got {type(metric).__name__}"
+            )
+    return dict(metrics)
+
+
+def _per_example(what: str, values: Any, labels: jax.Array) -> jax.Array:
+    """``values`` as one value per example, or a TypeError (raised while the step is traced)."""
+    shape = getattr(values, "shape", None)
+    if shape != labels.shape[:1]:
+        raise TypeError(
+            f"the {what} must give one value per example, shape {tuple(labels.shape[:1])}, got "
+            f"{'shape ' + str(tuple(shape)) if shape is not None else type(values).__name__}: "
+            "return the values before their mean (a padded validation batch leaves the padding out)"
+        )
+    return jnp.asarray(values)
+
+
+def _name_of(function: Any) -> str:
+    return str(getattr(function, "__qualname__", None) or type(function).__name__)
 
 
 __all__ = [
     "EpochResult",
     "FitHistory",
+    "LossFunction",
+    "MetricFunction",
     "ModelTrainer",
     "StepResult",
     "TrainState",
     "TrainerConfig",
+    "cross_entropy",
 ]
