@@ -291,3 +291,13 @@ def test_model_spec_of_the_trainer_is_model_spec_of_the_model() -> None:
     model = NnxCNN(rngs=nnx.Rngs(0))
     with ModelTrainer(model, config(), input_shape=(1, 8, 8)) as trainer:
         assert trainer.model_spec("CNN") == model_spec(model, jnp.zeros((1, 8, 8, 1)), name="CNN")
+
+
+def test_a_bfloat16_trainer_counts_its_float32_batch_statistics_at_4_bytes() -> None:
+    model = NnxCNN(rngs=nnx.Rngs(0))
+    with ModelTrainer(model, config(dtype="bfloat16"), input_shape=(1, 8, 8)) as trainer:
+        spec = trainer.model_spec()
+    trainable, statistics = spec.trainable_params, spec.non_trainable_params
+    assert statistics == 2 * (32 + 64)  # each BatchNorm's running mean and variance
+    assert spec.params_bytes == trainable * 2 + statistics * 4
+    assert spec.input_bytes == 8 * 8 * spec.batch_size * 2  # the trainer casts its inputs too

@@ -8,6 +8,7 @@ parent node; a recognisable kernel prints as ``Linear(...)`` or ``Conv2d(...)``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,22 @@ _IN_OUT_STYLE = frozenset({"kernel", "w"})
 _BIAS = frozenset({"bias", "b"})
 _COLLECTIONS = frozenset({"params", "batch_stats", "state"})
 """Top-level Flax collection names, left out of layer names so params and state line up."""
+
+
+def with_parameters_cast(spec: ModelSpec, itemsize: int) -> ModelSpec:
+    """``spec`` once the model's trainable parameters, its inputs and its computation are cast to
+    ``itemsize`` bytes (as ``ModelTrainer`` trains in its dtype); non-trainable state, such as
+    batch statistics, keeps the element size it had."""
+
+    def cast(layer: LayerSpec) -> LayerSpec:
+        params_bytes = layer.params_bytes
+        if params_bytes is None:  # every array at the model's size: only the trainable ones change
+            params_bytes = layer.trainable * itemsize + (layer.params - layer.trainable) * spec.dtype_bytes
+        return dataclasses.replace(
+            layer, params_bytes=params_bytes, children=tuple(cast(child) for child in layer.children)
+        )
+
+    return dataclasses.replace(spec, layers=[cast(layer) for layer in spec.layers], dtype_bytes=itemsize)
 
 
 def _key_name(key: Any) -> str:
@@ -156,4 +173,4 @@ def model_spec_from_params(
     )
 
 
-__all__ = ["model_spec_from_params"]
+__all__ = ["model_spec_from_params", "with_parameters_cast"]

@@ -9,7 +9,6 @@ every process's devices when ``jax.distributed`` is initialized.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,6 +34,7 @@ from trainscope_jax.data.datasets import ArrayDataset, DataError, Dataset
 from trainscope_jax.devices.probe import distribution_version
 from trainscope_jax.devices.selection import DeviceChoice, check_dtype_supported, select_device
 from trainscope_jax.models.sequential import Params
+from trainscope_jax.models.specs import with_parameters_cast
 from trainscope_jax.training.adapters import ModelAdapter, adapt
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.distributed import cpu_collectives
@@ -408,7 +408,7 @@ class ModelTrainer:
                 "ModelTrainer(model, config, input_shape=(C, H, W)), or train on data first"
             )
         spec = self._adapter.spec(name, shape)
-        return dataclasses.replace(spec, dtype_bytes=self.dtype.itemsize)
+        return with_parameters_cast(spec, self.dtype.itemsize)
 
     def print_model_architecture(self, name: str | None = None) -> None:
         """Print the PyTorch-style architecture (needs the ``trainscope-arch`` reporter installed)."""
