@@ -33,6 +33,9 @@ def with_parameters_cast(spec: ModelSpec, itemsize: int) -> ModelSpec:
     ``itemsize`` bytes (as ``ModelTrainer`` trains in its dtype); non-trainable state, such as
     batch statistics, keeps the element size it had."""
 
+    if itemsize == spec.dtype_bytes:
+        return spec
+
     def cast(layer: LayerSpec) -> LayerSpec:
         params_bytes = layer.params_bytes
         if params_bytes is None:  # every array at the model's size: only the trainable ones change
