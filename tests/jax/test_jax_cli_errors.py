@@ -128,6 +128,19 @@ def test_the_run_log_path_is_printed_at_the_end(tmp_path: Path, monkeypatch: pyt
     assert f"Run log: {log}" in result.output
 
 
+def test_with_the_summary_the_run_files_are_listed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env_vars.TRAINSCOPE_LOG_DIR, str(tmp_path))
+    result = invoke(["train", *TINY], "jsonl", "tensorboard", "summary")
+    assert result.exit_code == 0, result.output
+    (log,) = tmp_path.glob("*.jsonl")
+    (events,) = (tmp_path / "tensorboard").iterdir()
+    assert f"Run files:\n  log          {log}\n  TensorBoard  {events}\n" in result.output
+    assert "Run log:" not in result.output
+    assert result.output.count(str(log)) == 1
+
+
 def test_an_unwritable_log_folder_is_one_line_without_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

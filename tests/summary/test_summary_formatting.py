@@ -108,3 +108,22 @@ def test_the_throughput_line_shows_the_known_figures_only() -> None:
     cpu = EpochSummary(1, {"loss": 1.0}, None, 2.0, throughput=Throughput(45.67, 4.56e9, None, None))
     assert format_epoch_summary(cpu, 5).splitlines()[-1] == "  Throughput - 45.7 examples/s, 4.56 GFLOP/s"
     assert "Throughput" not in format_epoch_summary(EpochSummary(1, {"loss": 1.0}, None, 2.0), 5)
+
+
+def test_a_long_set_up_is_shown_apart_from_the_training_time() -> None:
+    from trainscope_summary.formatting import format_run_end
+
+    assert format_run_end("completed", [], 2, 33.4, setup=24.9) == (
+        "Total time: 33.4s (set-up 24.9s, training 8.5s)"
+    )
+    assert format_run_end("completed", [], 2, 3.0, setup=0.2) == "Total time: 3.0s"
+
+
+def test_the_run_files_are_listed_one_a_line() -> None:
+    from trainscope_summary.formatting import format_run_files
+
+    text = format_run_files({"jsonl": "runs/a.jsonl", "tensorboard": "runs/tensorboard/a", "custom": "x"})
+    assert (
+        text == "Run files:\n  log          runs/a.jsonl\n  TensorBoard  runs/tensorboard/a\n  custom       x"
+    )
+    assert format_run_files({}) is None

@@ -49,10 +49,11 @@ def test_one_training_bar_reaches_the_total_and_each_evaluation_has_its_bar_and_
     # the training bar is drawn last, below the last evaluation, then the end-of-run line
     assert lines.index(training[0]) > lines.index("Step 1200/1200 Summary:")
     assert re.fullmatch(
-        r"Best evaluation: step 200/1200 \(Validation Loss: 0\.5000\), total time: .*", lines[-1]
+        r"Best evaluation: step 200/1200 \(Validation Loss: 0\.5000\), total time: .*", lines[-3]
     )
-
     (log,) = tmp_path.glob("*.jsonl")
+    assert lines[-2:] == ["Run files:", f"  log  {log}"]  # everything the run wrote, and where
+
     events = [json.loads(line) for line in log.read_text().splitlines()]
     kinds = [event["event"] for event in events]
     assert kinds[0] == "run_start"

@@ -437,8 +437,8 @@ def _train(
         f"in {time.monotonic() - started:.1f} s: validation accuracy {last.validation_accuracy or 0:.2%}, "
         f"loss {last.validation_loss or 0:.4f}"
     )
-    if (logged := observer.log_path()) is not None:
-        click.echo(f"Run log: {logged}  (trainscope log {logged})")
+    if (logged := observer.log_path()) is not None and "summary" not in plugin_manager.enabled_names():
+        click.echo(f"Run log: {logged}")  # the summary reporter, when on, lists every file the run wrote
 
 
 __all__ = ["ImageSize", "devices_text", "load_data", "start_processes", "train_command"]

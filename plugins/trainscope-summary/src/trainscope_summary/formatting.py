@@ -120,12 +120,28 @@ def best_epoch(summaries: Sequence[EpochSummary | EvaluationSummary]) -> BestEpo
     return None
 
 
-def format_run_end(status: RunStatus, summaries: list[EpochSummary], epochs: int, elapsed: float) -> str:
-    """``Best epoch: 3/5 (Validation Loss: 0.8123), total time: 4m 21s``.
+SETUP_SHOWN = 0.5
+"""Seconds of set-up (run start to the first phase) from which the end line shows them apart."""
+
+
+def format_total_time(elapsed: float, setup: float | None = None) -> str:
+    """``total time: 33.4s``, from the run's start to its end; with a set-up of at least
+    :data:`SETUP_SHOWN` seconds before the first phase (the reporters starting, a tracking
+    server connecting), ``total time: 33.4s (set-up 24.9s, training 8.5s)``."""
+    total = f"total time: {format_duration(elapsed)}"
+    if setup is None or setup < SETUP_SHOWN:
+        return total
+    return f"{total} (set-up {format_duration(setup)}, training {format_duration(max(0.0, elapsed - setup))})"
+
+
+def format_run_end(
+    status: RunStatus, summaries: list[EpochSummary], epochs: int, elapsed: float, setup: float | None = None
+) -> str:
+    """``Best epoch: 3/5 (Validation Loss: 0.8123), total time: 4m 21s`` (see :func:`format_total_time`).
 
     A run that did not complete says so first: ``Training interrupted after 2/5 epochs. ...``.
     """
-    total = f"total time: {format_duration(elapsed)}"
+    total = format_total_time(elapsed, setup)
     best = best_epoch(summaries)
     if best is None:
         text = total[0].upper() + total[1:]
@@ -143,6 +159,7 @@ def format_steps_run_end(
     step: int,
     total_steps: int | None,
     elapsed: float,
+    setup: float | None = None,
 ) -> str:
     """The end-of-run line of a run declared in steps:
     ``Best evaluation: step 800/1200 (Validation Loss: 0.1234), total time: 1m 02s``.
@@ -150,7 +167,7 @@ def format_steps_run_end(
     A run that did not complete says where it stopped: ``Training interrupted at step 500/1200. ...``.
     """
     of_total = f"/{total_steps}" if total_steps is not None else ""
-    total = f"total time: {format_duration(elapsed)}"
+    total = format_total_time(elapsed, setup)
     best = best_epoch(evaluations)
     if best is None:
         text = total[0].upper() + total[1:]
@@ -160,3 +177,19 @@ def format_steps_run_end(
     if status != "completed":
         text = f"Training {status} at step {step}{of_total}. {text}"
     return text
+
+
+ARTIFACT_LABELS = {"jsonl": "log", "tensorboard": "TensorBoard", "mlflow": "MLflow"}
+"""How the end of a run names the files of the reporters in this repository (``run.artifacts``)."""
+
+
+def format_run_files(artifacts: Mapping[str, str]) -> str | None:
+    """``Run files:`` and one indented line per file a reporter wrote (``run.artifacts``), or None."""
+    if not artifacts:
+        return None
+    known = [name for name in ARTIFACT_LABELS if name in artifacts]
+    names = [*known, *(name for name in artifacts if name not in ARTIFACT_LABELS)]
+    labels = {name: ARTIFACT_LABELS.get(name, name) for name in names}
+    width = max(map(len, labels.values()))
+    lines = [f"  {labels[name]:<{width}}  {artifacts[name]}" for name in names]
+    return "\n".join(["Run files:", *lines])

@@ -19,6 +19,7 @@ from trainscope_summary.formatting import (
     format_epoch_summary,
     format_evaluation_summary,
     format_run_end,
+    format_run_files,
     format_steps_run_end,
 )
 
@@ -36,6 +37,8 @@ class EpochSummaryPrinter:
         self._evaluations: dict[str, list[EvaluationSummary]] = {}
         self._training: dict[str, PhaseInfo] = {}
         """The training phase of a run declared in steps (to say where an interrupted run stopped)."""
+        self._setup: dict[str, float] = {}
+        """Seconds from the run's start to its first phase, by run id."""
 
     def _print(self, text: str) -> None:
         # Metric names come from user code: control characters cannot reach the terminal,
@@ -54,6 +57,7 @@ class EpochSummaryPrinter:
 
     @hookimpl
     def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._setup.setdefault(run.run_id, run.elapsed())
         if run.epochs is None and phase.name == "train":
             self._training[run.run_id] = phase
 
@@ -67,10 +71,12 @@ class EpochSummaryPrinter:
         summaries = self._epochs.pop(run.run_id, [])
         evaluations = self._evaluations.pop(run.run_id, [])
         training = self._training.pop(run.run_id, None)
+        setup = self._setup.pop(run.run_id, None)
         elapsed = max(0.0, run.elapsed())
         if run.epochs is None:
             step = training.step if training is not None else 0
-            text = format_steps_run_end(status, evaluations, step, run.total_steps, elapsed)
+            text = format_steps_run_end(status, evaluations, step, run.total_steps, elapsed, setup)
         else:
-            text = format_run_end(status, summaries, run.epochs, elapsed)
-        self._print("\n" + text)
+            text = format_run_end(status, summaries, run.epochs, elapsed, setup)
+        files = format_run_files(run.artifacts)
+        self._print("\n" + text + ("" if files is None else "\n" + files))
