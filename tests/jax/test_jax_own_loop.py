@@ -69,3 +69,25 @@ def test_the_own_loop_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert session.run.model is not None
     assert session.run.model.total_params == 64 * 128 + 128 + 128 * 10 + 10
     assert float(namespace["accuracy"]) > 0.8  # type: ignore[arg-type]
+
+
+def test_a_step_returning_its_new_weights_with_the_loss_names_the_fix() -> None:
+    import jax
+    import jax.numpy as jnp
+
+    from trainscope import TrainingSession
+
+    @jax.jit
+    def train_step(w: jax.Array, batch: jax.Array) -> tuple[jax.Array, jax.Array]:
+        loss = jnp.mean((batch @ w) ** 2)
+        return w - 0.1 * jax.grad(lambda w: jnp.mean((batch @ w) ** 2))(w), loss
+
+    batch = jnp.ones((16, 4))
+    with TrainingSession("Net", total_steps=2, plugins=[]) as session:
+        step = session.training_step(train_step)
+        with pytest.raises(TypeError, match=r"item 0 is an array of shape \(4, 4\), not a metric") as caught:
+            step(jnp.eye(4), batch)
+        assert "values=lambda out: {'loss': out[1]}" in str(caught.value)
+        fixed = session.training_step(train_step, values=lambda out: {"loss": out[1]})
+        w, loss = fixed(jnp.eye(4), batch)
+        assert w.shape == (4, 4)

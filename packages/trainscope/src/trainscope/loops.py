@@ -19,6 +19,7 @@ device.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ def _as_metrics(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, (tuple, list)) and 1 <= len(value) <= 2:
+        _check_not_state(value)
         return dict(zip(("loss", "accuracy"), value))
     if hasattr(value, "shape") or isinstance(value, (int, float)):
         return {"loss": value}
@@ -94,6 +96,30 @@ def _as_metrics(value: Any) -> dict[str, Any]:
         f"the step function returned {type(value).__name__}: return the loss, (loss, accuracy) or a "
         "dict of metrics, or pass values=... to pick them out (or metrics=... with a compute() method)"
     )
+
+
+def _is_scalar(value: Any) -> bool:
+    """A Python number, None, or an array of one element."""
+    if value is None or isinstance(value, (int, float)):
+        return True
+    shape = getattr(value, "shape", None)
+    return shape is not None and math.prod(shape) == 1
+
+
+def _check_not_state(items: Sequence[Any]) -> None:
+    """Refuse a ``(state, loss)``-like result taken as ``(loss, accuracy)``, naming the fix."""
+    for index, item in enumerate(items):
+        if _is_scalar(item):
+            continue
+        shape = getattr(item, "shape", None)
+        what = f"an array of shape {tuple(shape)}" if shape is not None else f"a {type(item).__name__}"
+        others = [i for i in range(len(items)) if i != index and _is_scalar(items[i])]
+        pick = f"lambda out: {{'loss': out[{others[0]}]}}" if others else "lambda out: {'loss': ...}"
+        raise TypeError(
+            f"the step function returned a {type(items).__name__} whose item {index} is {what}, not a "
+            "metric: it looks like the step returns its new state (weights, optimizer state) with "
+            f"the metrics. Pass values={pick} to report only the metrics"
+        )
 
 
 def infer_batch_size(args: Sequence[Any]) -> int | None:
