@@ -89,5 +89,5 @@ def test_a_step_returning_its_new_weights_with_the_loss_names_the_fix() -> None:
             step(jnp.eye(4), batch)
         assert "values=lambda out: {'loss': out[1]}" in str(caught.value)
         fixed = session.training_step(train_step, values=lambda out: {"loss": out[1]})
-        w, loss = fixed(jnp.eye(4), batch)
+        w, _ = fixed(jnp.eye(4), batch)
         assert w.shape == (4, 4)
