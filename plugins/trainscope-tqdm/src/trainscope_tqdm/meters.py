@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal, TextIO
 
 from tqdm import tqdm as std_tqdm
@@ -26,19 +26,30 @@ from trainscope_tqdm.options import BarOptions
 Mode = Literal["terminal", "lines", "notebook"]
 
 
+NO_BAR = 0
+"""A bar width that leaves the bar out: ``Training:  40% 62/155 [...]``."""
+MIN_BAR = 5
+"""The narrowest bar drawn; a terminal with less room drops the bar instead."""
+
+
 def bar_format(
     *, known_total: bool, width: int | None, show_rate: bool, show_eta: bool, show_time: bool = True
 ) -> str:
-    """tqdm's default layout, with a fixed bar width and optional rate, ETA and elapsed time.
+    """tqdm's default layout, with a fixed bar width (:data:`NO_BAR`: none) and optional rate,
+    ETA and elapsed time.
 
     Without a known total (or past it) the line is a counter: ``62batch [00:03, 17.78batch/s]``.
     """
     times = ["{elapsed}" + ("<{remaining}" if known_total and show_eta else "")] if show_time else []
     stats = ", ".join(times + (["{rate_fmt}"] if show_rate else []))
+    # tqdm puts ", " before the postfix: with no time or rate, the metrics follow the count
+    tail = f" [{stats}{{postfix}}]" if stats else "{postfix}"
     if not known_total:
-        return "{desc}: {n_fmt}{unit} [" + stats + "{postfix}]"
+        return "{desc}: {n_fmt}{unit}" + tail
+    if width == NO_BAR:
+        return "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt}" + tail
     bar = "{bar}" if width is None else f"{{bar:{width}}}"
-    return "{l_bar}" + bar + "| {n_fmt}/{total_fmt} [" + stats + "{postfix}]"
+    return "{l_bar}" + bar + "| {n_fmt}/{total_fmt}" + tail
 
 
 def _known_total(n: float, total: float | None) -> bool:
@@ -79,19 +90,47 @@ class Meter(std_tqdm):
             return d
         d["postfix"] = self._ts_postfix()
         known = _known_total(d["n"], d["total"])
-        layout = {"known_total": known, "show_rate": self.ts_show_rate, "show_eta": self.ts_show_eta}
         width = self.ts_width
-        d["bar_format"] = bar_format(width=width, **layout)
+        d["bar_format"] = bar_format(
+            known_total=known, width=width, show_rate=self.ts_show_rate, show_eta=self.ts_show_eta
+        )
         ncols = d["ncols"] = d.get("ncols") if self.ts_fits_terminal else None
-        if not ncols:
+        if not ncols or self._ts_overflow(d, ncols) <= 0:
             return d
-        overflow = self._ts_overflow(d, ncols)
-        if overflow > 0 and known and width is not None:  # first shrink the bar
-            d["bar_format"] = bar_format(width=max(1, width - overflow), **layout)
+        for candidate in self._ts_narrower(d, known, ncols):  # whole fields go, never half a value
+            if self._ts_overflow(candidate, ncols) <= 0:
+                return candidate
+        return candidate  # only the description is left too wide: tqdm cuts the line
+
+    def _ts_narrower(self, d: dict[str, Any], known: bool, ncols: int) -> Iterator[dict[str, Any]]:
+        """Ever narrower forms of the line in ``d``: the bar shrinks, then goes; then the metrics
+        after the first two, the rate, the times, and the last metrics, one whole field at a time."""
+        rate, eta, width = self.ts_show_rate, self.ts_show_eta, self.ts_width
+
+        def form(bar: int | None, metrics: int | None, show_rate: bool, show_time: bool) -> dict[str, Any]:
+            layout = bar_format(
+                known_total=known, width=bar, show_rate=show_rate, show_eta=eta, show_time=show_time
+            )
+            shown = self.ts_metrics or {}
+            if metrics is not None:
+                shown = dict(list(shown.items())[:metrics])
+            return {**d, "bar_format": layout, "postfix": format_postfix(shown) if shown else ""}
+
+        if known and width is not None:
             overflow = self._ts_overflow(d, ncols)
-        if overflow > 0 and self.ts_show_rate:  # still too wide: the metrics matter more than the times
-            d["bar_format"] = bar_format(width=1 if width is not None else None, show_time=False, **layout)
-        return d
+            if width - overflow >= MIN_BAR:
+                yield form(width - overflow, None, rate, True)
+            yield form(NO_BAR, None, rate, True)
+        bar = NO_BAR if known and width is not None else width
+        count = len(self.ts_metrics or {})
+        for kept in range(count - 1, 1, -1):
+            yield form(bar, kept, rate, True)
+        kept = min(count, 2)
+        if rate:
+            yield form(bar, kept, False, True)
+        yield form(bar, kept, False, False)
+        for fewer in range(kept - 1, -1, -1):
+            yield form(bar, fewer, False, False)
 
     def _ts_overflow(self, d: dict[str, Any], ncols: int) -> int:
         """How many columns the line in ``d`` is wider than ``ncols``."""
