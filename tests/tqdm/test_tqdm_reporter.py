@@ -88,3 +88,40 @@ def test_stdout_is_flushed_before_a_bar_starts(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(sys, "stdout", Stdout())
     train([TqdmReporter(file=io.StringIO())])
     assert len(flushed) >= 2  # at the start of the run and of the phase
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+
+class AtFirstPhase:
+    """Notes what the terminal shows when the first phase starts, before any step."""
+
+    def __init__(self, screen: Terminal) -> None:
+        self.screen = screen
+        self.seen = ""
+
+    @hookimpl(trylast=True)  # after the bar is drawn
+    def trainscope_phase_start(self) -> None:
+        self.seen = self.seen or self.screen.getvalue()
+
+
+@pytest.mark.parametrize(("environment", "note"), [({"jax": "0.5.0"}, "compiling"), ({}, "waiting for")])
+def test_the_first_bar_says_what_it_waits_for_until_the_first_step(
+    environment: dict[str, str], note: str
+) -> None:
+    screen = Terminal()
+    first = AtFirstPhase(screen)
+    reporter = TqdmReporter(file=screen)
+    with trainscope.TrainingSession("Net", 2, 3, plugins=[reporter, first], environment=environment) as s:
+        for epoch in (1, 2):
+            s.start_epoch(epoch)
+            for step in (1, 2, 3):
+                s.update_training_progress(step, 0.5)
+    assert f"0/3 [00:00<?, ?batch/s, {note} the first step...]" in first.seen
+    assert screen.getvalue().count("the first step...") == first.seen.count("the first step...")  # once

@@ -73,9 +73,21 @@ class ProgressBar:
                 return
             if metrics is not None:
                 meter.ts_metrics = dict(metrics)
+            meter.ts_note = None
             delta = step - meter.n
             if delta > 0:
                 meter.update(delta)
+
+    def set_note(self, note: str | None) -> None:
+        """Show ``note`` where the metrics go until the next :meth:`update` (a bar waiting for
+        its first step: ``compiling the first step...``); None removes it."""
+        with self._lock:
+            meter = self._meter
+            if meter.disable:
+                return
+            meter.ts_note = None if note is None else printable(note)
+            if self._mode == "terminal":
+                meter.refresh()
 
     def pause(self) -> None:
         """Take the bar off the screen while something else is shown (a validation's bar);

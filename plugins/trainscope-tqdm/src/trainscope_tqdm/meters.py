@@ -71,11 +71,15 @@ class Meter(std_tqdm):
         self.ts_show_rate = ts_show_rate
         self.ts_show_eta = ts_show_eta
         self.ts_metrics: Mapping[str, float] | None = None
+        self.ts_note: str | None = None
+        """Shown where the metrics go until the first step (``compiling the first step...``)."""
         self._ts_formatted: tuple[Mapping[str, float] | None, str] = (None, "")
         super().__init__(*args, **kwargs)
 
     def _ts_postfix(self) -> str:
         metrics = self.ts_metrics
+        if self.ts_note is not None and not metrics:
+            return self.ts_note
         formatted_for, text = self._ts_formatted
         if metrics is not formatted_for:
             text = format_postfix(metrics) if metrics else ""

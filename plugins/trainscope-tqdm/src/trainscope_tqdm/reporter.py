@@ -40,6 +40,12 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
 
 
+def first_step_note(run: RunInfo) -> str:
+    """What a run's first bar says until its first step: in a JAX run the first call of a jitted
+    step compiles it, which can take seconds to minutes."""
+    return "compiling the first step..." if "jax" in run.environment else "waiting for the first step..."
+
+
 class TqdmReporter:
     """Prints ``Starting training...``, then one tqdm bar per phase with the running means.
 
@@ -64,6 +70,8 @@ class TqdmReporter:
         self._paused: dict[str, tuple[PhaseInfo, ProgressBar]] = {}
         """A training bar paused by a validation in the middle of training, by run."""
         self._training_phases: dict[str, PhaseInfo] = {}
+        self._waiting: set[str] = set()
+        """Runs whose first phase has not had a step yet."""
         self.configure(
             width=width,
             show_rate=show_rate,
@@ -119,6 +127,7 @@ class TqdmReporter:
     @hookimpl(trylast=True)  # after reporters that print at the start, such as the architecture
     def trainscope_train_start(self, run: RunInfo) -> None:
         _, file = self._start_run(run)
+        self._waiting.add(run.run_id)
         _flush_stdout()
         tqdm.write(STARTING_LINE, file=file)
 
@@ -138,22 +147,26 @@ class TqdmReporter:
         _flush_stdout()
         if phase.name == "train":
             self._training_phases[run.run_id] = phase
-        self._bars[run.run_id] = ProgressBar(
+        self._bars[run.run_id] = bar = ProgressBar(
             phase_description(run, phase, training_total),
             phase.total,
             options=options,
             file=file,
             position=position,
         )
+        if run.run_id in self._waiting:
+            bar.set_note(first_step_note(run))
 
     @hookimpl
     def trainscope_progress(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._waiting.discard(run.run_id)
         bar = self._bar_of(run, phase)
         if bar is not None:
             bar.update(phase.step, shown_metrics(run, phase))
 
     @hookimpl
     def trainscope_phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._waiting.discard(run.run_id)
         bar = self._bar_of(run, phase)
         if bar is not None:
             bar.update(phase.step, shown_metrics(run, phase))
@@ -168,3 +181,4 @@ class TqdmReporter:
             paused[1].finish()
         self._training_phases.pop(run.run_id, None)
         self._runs.pop(run.run_id, None)
+        self._waiting.discard(run.run_id)
