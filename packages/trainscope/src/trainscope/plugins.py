@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -99,6 +99,10 @@ TRAIN_END_WAIT = 60.0
 """Seconds a second ``train_end`` of a run waits for the first, running on another thread."""
 
 
+_NOT_CALLING = object()
+"""No hook call is in progress on this thread."""
+
+
 class _RunEnd:
     """A run whose ``train_end`` has started: on which thread, and whether every reporter got it."""
 
@@ -134,6 +138,8 @@ class PluginManager:
         self._ended: dict[str, _RunEnd] = {}
         """Runs whose ``train_end`` has started, by run id: no other hook of theirs is called."""
         self._ended_lock = threading.Lock()
+        self._errors = threading.local()
+        """The first error of the hook call in progress, per thread (a peer watcher calls too)."""
 
     # -- registration ----------------------------------------------------------
 
@@ -145,6 +151,12 @@ class PluginManager:
             raise PluginError(f"plugin {exc.plugin!r} cannot be registered: {exc}") from exc
         if registered is None:  # pragma: no cover - only for blocked names
             raise PluginError(f"plugin name {name!r} is blocked")
+        for caller in self.pluggy.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
+                    # pluggy calls what HookImpl.function holds: wrapped, each reporter's error
+                    # stays its own while pluggy keeps its ordering, wrappers and firstresult
+                    impl.function = self._isolated(impl, caller.name)  # type: ignore[misc]
         info = self._infos.setdefault(registered, PluginInfo(name=registered))
         info.hooks = self._hooks_of(plugin)
         info.enabled, info.reason = True, None
@@ -244,29 +256,52 @@ class PluginManager:
         such error is raised once all of them ran.
         """
         hook = getattr(self.pluggy.hook, hook_name)
-        impls = hook.get_hookimpls()
         if self.trace:
-            names = ", ".join(impl.plugin_name for impl in reversed(impls)) or "no plugin"
+            names = ", ".join(impl.plugin_name for impl in reversed(hook.get_hookimpls())) or "no plugin"
             print(f"trainscope: {hook_name} -> {names}", file=sys.stderr)
-        raised: BaseException | None = None
-        for impl in reversed(impls):  # pluggy's order: last registered first
-            if self.process_index and not runs_on_every_process(impl.plugin):
-                continue
-            try:
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except PluginFatalError as exc:
-                raised = raised or exc
-            except Exception as exc:  # noqa: BLE001 - contained: the plugin is disabled
-                if is_required(impl.plugin):
-                    raised = raised or RequiredPluginError.after(impl.plugin_name, hook_name, exc)
-                elif self.strict:
-                    raised = raised or exc
-                else:
-                    self._disable_after_error(impl.plugin_name, hook_name, exc)
-            except BaseException as exc:  # noqa: BLE001 - Ctrl-C or SystemExit, raised after the others ran
-                raised = raised or exc
+        errors = self._errors.__dict__
+        outer = errors.get("raised", _NOT_CALLING)
+        errors["raised"] = None
+        try:
+            hook(**kwargs)  # pluggy's own call: tryfirst, trylast, wrappers and firstresult as it documents
+            raised = errors["raised"]
+        finally:
+            errors["raised"] = outer
         if raised is not None:
             raise raised
+
+    def _isolated(self, impl: pluggy.HookImpl, hook_name: str) -> Callable[..., Any]:
+        """``impl``'s function, called as :meth:`_call` promises: on process 0 only unless the
+        plugin runs on every process, and with its error contained or kept for the end of the call."""
+        function, plugin, name = impl.function, impl.plugin, impl.plugin_name
+
+        def call(*args: Any) -> Any:
+            if self.process_index and not runs_on_every_process(plugin):
+                return None
+            try:
+                return function(*args)
+            except PluginFatalError as exc:
+                self._keep(exc)
+            except Exception as exc:  # noqa: BLE001 - contained: the plugin is disabled
+                if is_required(plugin):
+                    self._keep(RequiredPluginError.after(name, hook_name, exc))
+                elif self.strict:
+                    self._keep(exc)
+                else:
+                    self._disable_after_error(name, hook_name, exc)
+            except BaseException as exc:  # noqa: BLE001 - Ctrl-C or SystemExit, raised after the others ran
+                self._keep(exc)
+            return None
+
+        return call
+
+    def _keep(self, error: BaseException) -> None:
+        """Note the first error of the hook call in progress on this thread (raised at its end)."""
+        errors = self._errors.__dict__
+        if errors.get("raised", _NOT_CALLING) is _NOT_CALLING:
+            raise error  # called outside :meth:`_call` (pluggy's hook used directly)
+        if errors["raised"] is None:
+            errors["raised"] = error
 
     def _disable_after_error(self, name: str, hook_name: str, exc: Exception) -> None:
         warn_plugin(
