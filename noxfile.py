@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -114,10 +116,76 @@ def wheels(session: nox.Session) -> None:
 
     core = next(wheel for wheel in built if wheel.name.startswith("trainscope-"))
     for plugin in (wheel for wheel in built if wheel != core and "jax" not in wheel.name):
-        alone = _listed_plugins(session, _fresh_env(session, [core, plugin]))
+        python = _fresh_env(session, [core, plugin])
+        alone = _listed_plugins(session, python)
         if [entry["enabled"] for entry in alone.values()] != [True]:
             session.error(f"{plugin.name} installed alone with the core: {alone}")
-        session.log(f"{plugin.name} works alone: {sorted(alone)}")
+        (name,) = alone
+        _plain_run(session, python, name)
+        session.log(f"{plugin.name} works alone, with no configuration: {sorted(alone)}")
+
+
+WRITERS = ("jsonl", "tensorboard", "mlflow")
+"""Reporters that write files: each says where in ``run.artifacts``."""
+
+PLAIN_RUN = """
+import json, sys
+import trainscope
+with trainscope.TrainingSession("Plain", 2, 5, 2) as session:
+    for epoch in (1, 2):
+        session.start_epoch(epoch)
+        for step in range(1, 6):
+            session.update_training_progress(step, 1.0 / step, 0.1 * step)
+        session.start_validation()
+        for step in (1, 2):
+            session.update_validation_progress(step, 0.5, 0.75)
+        session.print_epoch_summary()
+print(json.dumps({"run_id": session.run.run_id, "artifacts": session.run.artifacts}))
+"""
+"""A short run of the seed API, as a first run after ``pip install`` is."""
+
+MLFLOW_READ_BACK = """
+import json, sys
+from mlflow import MlflowClient
+run_id = json.loads(sys.argv[1])["run_id"]
+client = MlflowClient()  # MLflow's default store, as `mlflow ui` in this folder opens it
+experiments = [e.experiment_id for e in client.search_experiments()]
+(found,) = client.search_runs(experiments, filter_string=f"tags.`trainscope.run_id` = '{run_id}'")
+losses = client.get_metric_history(found.info.run_id, "train/loss")
+assert found.info.status == "FINISHED", found.info.status
+assert sorted(m.step for m in losses) == list(range(1, 11)), losses
+print("MLflow's default store has the run:", client.tracking_uri, found.info.run_id)
+"""
+"""Reads the run back from MLflow's default store with MLflow's own client."""
+
+
+def _plain_run(session: nox.Session, python: Path, name: str) -> None:
+    """A short run in a fresh folder with no trainscope or MLflow variable set: it must pass, print
+    nothing foreign, and (for mlflow) land in MLflow's default store."""
+    folder = Path(tempfile.mkdtemp(prefix=f"trainscope-plain-{name}-"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRAINSCOPE_", "MLFLOW_"))}
+    done = subprocess.run(
+        [str(python), "-c", PLAIN_RUN], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )
+    if done.returncode != 0:
+        session.error(f"a plain run with only {name} installed failed:\n{done.stdout}{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    foreign = [line for line in done.stderr.splitlines() if " INFO " in line or "WARNING" in line]
+    if foreign:
+        session.error(f"a plain run with only {name} installed printed foreign lines: {foreign}")
+    if name in WRITERS and name not in result["artifacts"]:
+        session.error(f"a plain run with only {name} did not say where it wrote: {result['artifacts']}")
+    if name == "mlflow":
+        read = subprocess.run(
+            [str(python), "-c", MLFLOW_READ_BACK, json.dumps(result)],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if read.returncode != 0:
+            session.error(f"the plain run is not in MLflow's default store:\n{read.stdout}{read.stderr}")
+        session.log(read.stdout.strip())
 
 
 def _fresh_env(session: nox.Session, wheels: list[Path]) -> Path:

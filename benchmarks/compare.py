@@ -68,6 +68,7 @@ def measure(tree: Path, steps: int, plugins: str, log_dir: str) -> dict[str, flo
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, str(steps), plugins],
         env=env,
+        cwd=log_dir,  # MLflow keeps a local store's artifacts in the working folder
         capture_output=True,
         text=True,
         check=True,

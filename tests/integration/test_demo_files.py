@@ -62,3 +62,27 @@ def test_only_true_marks_an_external_store(value: object) -> None:
     tracker = Tracker()
     tracker.trainscope_external_store = value  # type: ignore[assignment]
     assert create_plugin_manager(plugins=[tracker]).external_store_names() == []
+
+
+def test_the_demo_leaves_mlflow_out_unless_it_keeps_its_files(tmp_path: Path) -> None:
+    pytest.importorskip("trainscope_mlflow")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRAINSCOPE_", "MLFLOW_"))}
+    env["TRAINSCOPE_PLUGINS"] = "mlflow,summary"
+    command = [
+        sys.executable,
+        "-m",
+        "trainscope",
+        "demo",
+        "--epochs",
+        "1",
+        "--steps",
+        "2",
+        "--step-seconds",
+        "0",
+    ]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Run files:" not in done.stdout  # MLflow was left out: nothing was written
+    assert list(tmp_path.iterdir()) == []

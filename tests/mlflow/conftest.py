@@ -8,9 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,63 @@ def local_store(local_store_uri: str, isolated: Path, monkeypatch: pytest.Monkey
 def server_store(server_uri: str, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server_uri)
     return server_uri
+
+
+class HoldingProxy:
+    """An HTTP proxy to a tracking server that holds every ``log-batch`` call until released (a server
+    that stopped answering); the other calls pass at once."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.held = threading.Semaphore(0)
+        self.release = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                if "log-batch" in self.path:
+                    proxy.held.release()
+                    proxy.release.wait(120)
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body, method=self.command, headers=dict(self.headers)
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        status, payload, kind = (
+                            answer.status,
+                            answer.read(),
+                            answer.headers.get("Content-Type"),
+                        )
+                except urllib.error.HTTPError as exc:
+                    status, payload, kind = exc.code, exc.read(), exc.headers.get("Content-Type")
+                self.send_response(status)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def wait_for_a_held_call(self, seconds: float = 120.0) -> bool:
+        return self.held.acquire(timeout=seconds)
+
+
+@pytest.fixture
+def holding_proxy(server_uri: str) -> Iterator[HoldingProxy]:
+    proxy = HoldingProxy(server_uri)
+    thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.release.set()
+        proxy.server.shutdown()
+        proxy.server.server_close()

@@ -39,7 +39,10 @@ DEADLINE = 60.0
 """Seconds a process may take in all (importing MLflow included); MLflow's retries take minutes."""
 NOISE = ("Traceback", "Retrying", "retried", "SQLAlchemy engine could not be created")
 
+LOG_DIR = "<TRAINSCOPE_LOG_DIR>"
+"""Replaced by the test's run-file folder in a command."""
 DEMO = [sys.executable, "-m", "trainscope", "demo", "--epochs", "1", "--steps", "3", "--step-seconds", "0"]
+DEMO += ["--log-dir", LOG_DIR]  # the demo keeps its files, and includes MLflow, only when asked
 
 
 @dataclass
@@ -57,6 +60,7 @@ def run_process(command: list[str], uri: str | None, cwd: Path, plugins: str = "
         env["MLFLOW_TRACKING_URI"] = uri
     env[core_env.TRAINSCOPE_PLUGINS] = plugins
     env[env_vars.TRAINSCOPE_MLFLOW_TIMEOUT] = TIMEOUT
+    command = [env[core_env.TRAINSCOPE_LOG_DIR] if arg == LOG_DIR else arg for arg in command]
     began = time.monotonic()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=DEADLINE * 3)
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]

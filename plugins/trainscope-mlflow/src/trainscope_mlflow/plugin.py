@@ -14,6 +14,9 @@ from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunS
 if TYPE_CHECKING:
     from trainscope_mlflow.run_logger import MlflowRunLogger
 
+trainscope_external_store = True
+"""MLflow writes to its own store (a server or a database), outside the run-file folder."""
+
 _loggers: dict[str, MlflowRunLogger] = {}
 """Open MLflow runs by trainscope run id (several sessions may run in one process)."""
 

@@ -1,8 +1,10 @@
 """Keeps the warnings MLflow and urllib3 log on the reporter's own threads (retries) off the screen.
 
-The reporter says what went wrong in one line of its own instead. Records from other
-threads (the user's own MLflow calls) and below ``WARNING`` (MLflow's links to a finished
-run) pass as usual.
+The reporter says what went wrong in one line of its own instead. So are the records of
+the database set-up on those threads, at any level (a first run's ``Creating initial MLflow
+database tables...``, which would land among the progress bars). Records from other
+threads (the user's own MLflow calls) and the rest below ``WARNING`` (MLflow's links to a
+finished run) pass as usual.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ FILTERED_LOGGERS = ("mlflow", "urllib3.connectionpool", "urllib3.connection")
 """Loggers whose own records are filtered (urllib3 logs each retry as a warning)."""
 FILTERED_HANDLERS_OF = ("mlflow", "alembic", "sqlalchemy.engine")
 """Loggers whose handlers are filtered: MLflow's handler takes its child loggers' records."""
+SET_UP_LOGGERS = ("mlflow.store.db", "alembic", "sqlalchemy")
+"""Loggers of the database set-up, kept quiet at every level on the reporter's threads."""
 
 
 class _ReporterThreads(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.WARNING or not (record.threadName or "").startswith(THREAD_PREFIX)
+        if not (record.threadName or "").startswith(THREAD_PREFIX):
+            return True
+        set_up = record.name.startswith(SET_UP_LOGGERS)
+        return record.levelno < logging.WARNING and not set_up
 
 
 _FILTER = _ReporterThreads()
@@ -35,4 +42,4 @@ def quiet_reporter_threads() -> None:
             target.addFilter(_FILTER)
 
 
-__all__ = ["THREAD_PREFIX", "quiet_reporter_threads"]
+__all__ = ["SET_UP_LOGGERS", "THREAD_PREFIX", "quiet_reporter_threads"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from mlflow.tracking import get_tracking_uri
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from trainscope import (
-    BackgroundWorker,
     EpochSummary,
     EvaluationSummary,
     GlobalStep,
@@ -27,15 +26,18 @@ from trainscope import (
     WorkerTimeoutError,
     printable,
 )
+from trainscope.plugins import warn_plugin
 from trainscope.run import PhaseName
 from trainscope.values import error_text, flatten_config
 from trainscope_mlflow.architecture import architecture_text
 from trainscope_mlflow.bounded import call_within
-from trainscope_mlflow.environment_variables import TRAINSCOPE_MLFLOW_TIMEOUT
+from trainscope_mlflow.environment_variables import TRAINSCOPE_MLFLOW_LOG_EVERY, TRAINSCOPE_MLFLOW_TIMEOUT
 from trainscope_mlflow.local_store import check_store_writable
 from trainscope_mlflow.names import mlflow_key, truncated
 from trainscope_mlflow.quiet import THREAD_PREFIX, quiet_reporter_threads
+from trainscope_mlflow.sender import MetricSender
 from trainscope_mlflow.settings import log_every, tracking_timeout
+from trainscope_mlflow.spool import Batch, MetricSpool
 from trainscope_mlflow.tracking import (
     MLFLOW_STATUS,
     MlflowLoggingError,
@@ -50,14 +52,35 @@ ARCHITECTURE_ARTIFACT = "model/architecture.txt"
 """Where the architecture printout goes among the run's artifacts."""
 LOG_ARTIFACT_FOLDER = "logs"
 """The artifact folder the JSON-lines log is uploaded to."""
+STRIDE_TAG = "trainscope.mlflow.log_every"
+"""The tag that says which steps were logged at the end of the run: every N-th (1: every step)."""
+
+
+_collected = False
+
+
+def collect_once() -> None:
+    """One full garbage collection per process, before the first training step.
+
+    Importing MLflow (and SQLAlchemy) leaves some 150,000 new objects to Python's garbage
+    collector: its first full pass over them would otherwise fall among the first training
+    steps, a pause of 0.1 s or more measured there. Collected now, they are old and rarely
+    looked at again.
+    """
+    global _collected
+    if not _collected:
+        _collected = True
+        gc.collect()
 
 
 class MlflowRunLogger:
     """Creates the MLflow run at once (so a bad store stops the run before training), then logs to it.
 
-    Metrics are queued by the training thread and sent by a background worker with
-    ``log_batch``, one call per batch of steps (MLflow splits it at its size limits). Every
-    MLflow call runs on a thread of the reporter and is waited for at most the timeout.
+    The training thread only spools each batch of steps (:class:`MetricSpool`, bounded: it
+    thins the steps rather than wait); a :class:`MetricSender` thread sends what is spooled
+    with ``log_batch`` at most once a second (MLflow splits it at its size limits). Every
+    MLflow call runs on a thread of the reporter; the ones at the start and the end are
+    waited for at most the timeout, the ones during the run never.
     """
 
     client: MlflowClient
@@ -83,10 +106,16 @@ class MlflowRunLogger:
                 f"within {self.timeout:g} s when the run started. Raise {TRAINSCOPE_MLFLOW_TIMEOUT} "
                 f"for a slow store, or set MLFLOW_TRACKING_URI to one that answers, {blocked_hint()}"
             ) from None
-        self._worker = BackgroundWorker(self.thread_name, timeout=self.timeout)
+        run.artifacts["mlflow"] = f"{shown_uri(self.uri)} run {self.run_id}"
+        collect_once()
+        self._spool = MetricSpool(self.every)
+        self._warned_stride = False
+        self._sender = MetricSender(
+            self.thread_name, self._spool, self._send, first=partial(self._log_run_start, run)
+        )
 
     def _start(self, run: RunInfo) -> None:
-        """Create the MLflow run and log its parameters and architecture (on a thread of its own)."""
+        """Create the MLflow run (on a thread of its own): the store's answer the training waits for."""
         try:
             self.client = MlflowClient(self.uri)
             self.run_id = self.client.create_run(
@@ -95,11 +124,6 @@ class MlflowRunLogger:
         except MlflowTrackingError:
             raise
         except Exception as exc:
-            raise self._setup_error(exc) from exc
-        try:
-            self._log_run_start(run)
-        except Exception as exc:
-            self.client.set_terminated(self.run_id, MLFLOW_STATUS["failed"])
             raise self._setup_error(exc) from exc
         if self._gave_up.is_set():  # too late: the training did not wait for this run
             self.client.set_terminated(self.run_id, MLFLOW_STATUS["failed"])
@@ -132,6 +156,7 @@ class MlflowRunLogger:
         return str(experiment.experiment_id)
 
     def _log_run_start(self, run: RunInfo) -> None:
+        """The parameters and the architecture, sent first by the sender thread."""
         params = [
             Param(mlflow_key(name), truncated(str(value), MAX_PARAM_VAL_LENGTH))
             for name, value in flatten_config(run.config).items()
@@ -140,40 +165,44 @@ class MlflowRunLogger:
         if run.model is not None:
             self.client.log_text(self.run_id, architecture_text(run.name, run.model), ARCHITECTURE_ARTIFACT)
 
-    # -- during the run (training thread: queue only) ---------------------------
+    # -- during the run (training thread: spool only) ---------------------------
 
     def add_steps(self, phase: PhaseName, epoch: int, records: StepRecords) -> None:
-        """Queue a batch of steps: training at their global steps, validation at the current one."""
+        """Spool a batch of steps: training at their global steps, validation at the current one."""
         if phase == "train":
             offset = self.steps.training(epoch, records.steps)
-            self._submit(partial(self._log_steps, phase, records, offset, None))
+            batch = Batch(phase, records.steps, records.times, records.metrics, offset=offset)
         else:
-            self._submit(partial(self._log_steps, phase, records, 0, self.steps.current))
+            batch = Batch(phase, records.steps, records.times, records.metrics, at=self.steps.current)
+        self._add(batch)
 
     def add_epoch(self, summary: EpochSummary | EvaluationSummary, kind: str = "epoch") -> None:
-        """Queue the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
-        ``epoch``, or ``evaluation`` after a validation in the middle of training)."""
+        """Spool the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
+        ``epoch``, or ``evaluation`` after a validation in the middle of training); never thinned."""
         for phase, means in (("train", summary.train), ("validation", summary.validation)):
             if means:
                 columns = {name: [value] for name, value in means.items()}
-                self._submit(
-                    partial(
-                        self._log_metrics, f"{kind}/{phase}", [self.steps.current], [time.time()], columns
+                self._add(
+                    Batch(
+                        f"{kind}/{phase}", [0], [time.time()], columns, at=self.steps.current, thinnable=False
                     )
                 )
 
-    def _submit(self, job: partial[None]) -> None:
-        try:
-            self._worker.submit(job)
-        except WorkerTimeoutError:
-            raise self._stalled() from None
-        except Exception as exc:
-            raise self._refused(exc) from exc
+    def _add(self, batch: Batch) -> None:
+        if self._sender.error is not None:
+            raise self._refused(self._sender.error) from self._sender.error
+        if self._spool.add(batch) and not self._warned_stride:
+            self._warned_stride = True
+            warn_plugin(
+                f"trainscope-mlflow: the MLflow store {shown_uri(self.uri)!r} takes fewer steps than this "
+                f"run makes; from step {self.steps.current} on, every {self._spool.every}th step is logged "
+                f"(the epoch means all are; set {TRAINSCOPE_MLFLOW_LOG_EVERY} to choose the steps)"
+            )
 
     def _stalled(self) -> MlflowLoggingError:
         return MlflowLoggingError(
-            f"the MLflow tracking store {shown_uri(self.uri)!r} has not accepted this run's metrics "
-            f"for {self.timeout:g} s; the mlflow reporter stops logging this run "
+            f"the MLflow tracking store {shown_uri(self.uri)!r} did not take this run's last metrics "
+            f"within {self.timeout:g} s at the end of the run; the mlflow reporter left the run as it was "
             f"(raise {TRAINSCOPE_MLFLOW_TIMEOUT} for a slow store)"
         )
 
@@ -182,38 +211,25 @@ class MlflowRunLogger:
             f"the MLflow tracking store {shown_uri(self.uri)!r} refused this run's data: {first_line(exc)}"
         )
 
-    # -- on the worker ----------------------------------------------------------
+    # -- on the sender thread ---------------------------------------------------
 
-    def _log_steps(self, phase: PhaseName, records: StepRecords, offset: int, at: int | None) -> None:
-        """Log steps at ``offset`` + their number, or all ``at`` one step; every N-th only when asked."""
-        numbers, times, metrics = records.steps, records.times, records.metrics
-        if self.every > 1:  # training: every N-th step of the run; validation: of the phase
-            rows = [
-                i
-                for i, number in enumerate(numbers)
-                if (number + (offset if at is None else 0)) % self.every == 0
-            ]
-            numbers, times = [numbers[i] for i in rows], [times[i] for i in rows]
-            metrics = {name: [column[i] for i in rows] for name, column in metrics.items()}
-        steps = [offset + number for number in numbers] if at is None else [at] * len(numbers)
-        if steps:
-            self._log_metrics(phase, steps, times, metrics)
+    def _send(self, batches: list[Batch]) -> None:
+        """Every spooled batch in one ``log_batch`` (MLflow splits it at its limits)."""
+        metrics = [metric for batch in batches for metric in self._metrics(batch)]
+        if metrics:
+            self.client.log_batch(self.run_id, metrics=metrics)
 
-    def _log_metrics(
-        self,
-        prefix: str,
-        steps: Sequence[int],
-        times: Sequence[float],
-        metrics: Mapping[str, Sequence[float | None]],
-    ) -> None:
-        stamps = [int(t * 1000) for t in times]
-        batch = [
+    def _metrics(self, batch: Batch) -> list[Metric]:
+        stamps = [int(t * 1000) for t in batch.times]
+        steps = batch.steps()
+        return [
             Metric(key, value, stamp, step)
-            for key, column in ((f"{prefix}/{mlflow_key(name)}", column) for name, column in metrics.items())
+            for key, column in (
+                (f"{batch.prefix}/{mlflow_key(name)}", column) for name, column in batch.metrics.items()
+            )
             for step, stamp, value in zip(steps, stamps, column)
             if value is not None
         ]
-        self.client.log_batch(self.run_id, metrics=batch)
 
     # -- end --------------------------------------------------------------------
 
@@ -226,7 +242,7 @@ class MlflowRunLogger:
         quiet_reporter_threads()
         refused: MlflowLoggingError | None = None
         try:
-            self._worker.close()
+            self._sender.close(self.timeout)
         except WorkerTimeoutError:
             raise self._stalled() from None
         except Exception as exc:  # noqa: BLE001 - raised once the status is set and the log uploaded
@@ -256,6 +272,7 @@ class MlflowRunLogger:
             ) from exc
 
     def _set_status(self, status: RunStatus, error: BaseException | None) -> None:
+        self.client.set_tag(self.run_id, STRIDE_TAG, str(self._spool.every))
         if error is not None:
             self.client.set_tag(
                 self.run_id, "trainscope.error", truncated(error_text(error), MAX_TAG_VAL_LENGTH)
@@ -276,4 +293,12 @@ def run_tags(run: RunInfo) -> dict[str, Any]:
     return tags
 
 
-__all__ = ["ARCHITECTURE_ARTIFACT", "LOG_ARTIFACT_FOLDER", "MlflowRunLogger", "first_line", "run_tags"]
+__all__ = [
+    "ARCHITECTURE_ARTIFACT",
+    "LOG_ARTIFACT_FOLDER",
+    "STRIDE_TAG",
+    "MlflowRunLogger",
+    "collect_once",
+    "first_line",
+    "run_tags",
+]

@@ -50,15 +50,16 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 
 
 def check_store_supported(uri: str) -> None:
-    """A database store (MLflow's default local store included) needs SQLAlchemy and Alembic."""
+    """A database store (MLflow's default local store included) needs SQLAlchemy and Alembic: the
+    package depends on them, so this only fails where they were removed."""
     scheme = urlsplit(uri).scheme.partition("+")[0]
     if scheme in DATABASE_SCHEMES and not all(
         importlib.util.find_spec(name) for name in ("sqlalchemy", "alembic")
     ):
         raise MlflowTrackingError(
             f"trainscope-mlflow cannot use the MLflow store {shown_uri(uri)!r}: a database store needs "
-            "SQLAlchemy and Alembic, which mlflow-skinny leaves out. Install them with "
-            "pip install 'trainscope-mlflow[local]' (or install mlflow), or set MLFLOW_TRACKING_URI "
+            "SQLAlchemy and Alembic (dependencies of trainscope-mlflow, missing here). Install them with "
+            "pip install sqlalchemy alembic (or reinstall trainscope-mlflow), or set MLFLOW_TRACKING_URI "
             f"to a tracking server, {blocked_hint()}"
         )
 

@@ -43,6 +43,10 @@ class EventFile:
     def write(self, event: Event) -> None:
         self._file.write(record(event.SerializeToString()))
 
+    def write_records(self, records: bytes) -> None:
+        """Append records already framed (see :mod:`trainscope_tensorboard.scalar_records`)."""
+        self._file.write(records)
+
     def flush(self) -> None:
         """Hand the events to the OS and push them to the disk."""
         self._file.flush()

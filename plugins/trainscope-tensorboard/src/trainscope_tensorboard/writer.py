@@ -25,6 +25,7 @@ from trainscope_tensorboard import events
 from trainscope_tensorboard.architecture import architecture_text
 from trainscope_tensorboard.directory import directory_error, run_folder_name, tensorboard_directory
 from trainscope_tensorboard.event_file import EventFile
+from trainscope_tensorboard.scalar_records import Scalars, joined, scalar_records
 
 ARCHITECTURE_TAG = "model/architecture"
 """The text tag of the architecture printout (TensorBoard shows it as ``model/architecture/text_summary``)."""
@@ -34,15 +35,23 @@ STATUS_TAG = "run/status"
 
 FLUSH_INTERVAL = 5.0
 """Seconds between two flushes of the event file to the disk while steps arrive (and at every epoch end)."""
+HANDOVER_STEPS = 16384
+"""Steps gathered on the training thread before they are handed to the writer thread in one job."""
+HANDOVER_INTERVAL = 0.5
+"""Seconds after which gathered steps are handed over anyway (and at every epoch end)."""
 
 
 class RunWriter:
     """Writes one run's scalars, epoch means, hyper-parameters and architecture to its folder.
 
-    The training thread only computes global steps and queues the step columns; events
-    are encoded and written by a :class:`BackgroundWorker`. At each flush, an event file
-    deleted during the run (its folder removed) is created again with every event so far,
-    and the training thread warns once it hears of it.
+    The training thread only computes global steps and gathers the step columns, handing
+    them over every :data:`HANDOVER_STEPS` steps or :data:`HANDOVER_INTERVAL` seconds (one
+    job, rather than one per batch: the writer thread wakes, and takes the interpreter lock,
+    a few times a second); events are encoded, many steps at once (see
+    :mod:`trainscope_tensorboard.scalar_records`), and written by a :class:`BackgroundWorker`.
+    At most 2 jobs wait: when the disk is slower than the training, the training waits. At
+    each flush, an event file deleted during the run (its folder removed) is created again
+    with every event so far, and the training thread warns once it hears of it.
     """
 
     def __init__(self, run: RunInfo, directory: Path | None = None) -> None:
@@ -56,12 +65,33 @@ class RunWriter:
         """Warnings from the writer thread, given on the training thread."""
         self.steps = GlobalStep()
         self._last_flush = time.monotonic()
+        self._gathered: list[Scalars] = []
+        self._gathered_steps = 0
+        self._last_handover = self._last_flush
         self._worker = BackgroundWorker(f"trainscope-tensorboard-{run.run_id[:8]}")
         self._worker.submit(partial(self._write_run_start, run))
 
     def _write(self, items: Iterable[Event]) -> None:
         for event in items:
             self._file.write(event)
+        self._flush_if_due()
+
+    def _write_scalars(
+        self,
+        prefix: str,
+        steps: Sequence[int],
+        times: Sequence[float],
+        metrics: Mapping[str, Sequence[float | None]],
+    ) -> None:
+        """One scalar event per step: encoded all at once, or one at a time when that does not apply."""
+        records = scalar_records(prefix, steps, times, metrics)
+        if records is None:
+            self._write(events.scalar_events(prefix, steps, times, metrics))
+        else:
+            self._file.write_records(records)
+            self._flush_if_due()
+
+    def _flush_if_due(self) -> None:
         if time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
             self._flush()
 
@@ -97,26 +127,31 @@ class RunWriter:
         self._flush()
 
     def add_steps(self, phase: PhaseName, epoch: int, records: StepRecords) -> None:
-        """Queue a batch of steps: training at their global steps, validation at the current one."""
+        """Gather a batch of steps: training at their global steps, validation at the current one."""
         if phase == "train":
             offset = self.steps.training(epoch, records.steps)
-            self._worker.submit(
-                partial(self._write_training, offset, records.steps, records.times, records.metrics)
-            )
+            batch = Scalars(phase, records.steps, records.times, records.metrics, offset)
         else:
             steps = [self.steps.current] * len(records.steps)
-            self._worker.submit(
-                partial(self._write, events.scalar_events(phase, steps, records.times, records.metrics))
-            )
+            batch = Scalars(phase, steps, records.times, records.metrics)
+        self._gathered.append(batch)
+        self._gathered_steps += len(batch.steps)
+        if (
+            self._gathered_steps >= HANDOVER_STEPS
+            or time.monotonic() - self._last_handover >= HANDOVER_INTERVAL
+        ):
+            self._hand_over()
 
-    def _write_training(
-        self,
-        offset: int,
-        steps: Sequence[int],
-        times: Sequence[float],
-        metrics: Mapping[str, Sequence[float | None]],
-    ) -> None:
-        self._write(events.scalar_events("train", [offset + step for step in steps], times, metrics))
+    def _hand_over(self) -> None:
+        """Queue what was gathered, as one job."""
+        self._last_handover = time.monotonic()
+        if self._gathered:
+            gathered, self._gathered, self._gathered_steps = self._gathered, [], 0
+            self._worker.submit(partial(self._write_gathered, gathered))
+
+    def _write_gathered(self, gathered: list[Scalars]) -> None:
+        for batch in joined(gathered):
+            self._write_scalars(batch.prefix, batch.global_steps(), batch.times, batch.metrics)
 
     def add_epoch(self, summary: EpochSummary | EvaluationSummary, kind: str = "epoch") -> None:
         """Queue the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
@@ -126,6 +161,7 @@ class RunWriter:
             for phase, phase_means in (("train", summary.train), ("validation", summary.validation))
             for name, value in (phase_means or {}).items()
         }
+        self._hand_over()
         if means:
             event = events.means_event(self.steps.current, time.time(), means)
             self._worker.submit(partial(self._write, [event]))
@@ -141,6 +177,7 @@ class RunWriter:
             events.hparams_end_event(status, now),
         ]
         try:
+            self._hand_over()
             self._worker.submit(partial(self._write, end))
             self._worker.submit(self._flush)
         finally:
