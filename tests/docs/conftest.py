@@ -84,3 +84,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     assert result.returncode == 0, f"`mkdocs build --strict` failed:\n{result.stdout}\n{result.stderr}"
     pages = {path.relative_to(out).as_posix(): parse_page(path) for path in sorted(out.rglob("*.html"))}
     return Site(out, pages)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the built site are slow: the build trains a model for its picture."""
+    here = Path(__file__).parent
+    for item in items:
+        if "site" in getattr(item, "fixturenames", ()) and here in item.path.parents:
+            item.add_marker(pytest.mark.slow)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # whole training runs in a subprocess
+
 pytest.importorskip("trainscope_jax")
 pytest.importorskip("trainscope_jsonl")
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # several processes on 127.0.0.1
+
 pytest.importorskip("jax")
 
 WORKER = textwrap.dedent(

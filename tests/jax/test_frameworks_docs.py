@@ -14,6 +14,8 @@ import pytest
 from trainscope import TrainingSession
 from trainscope_jax import FitHistory
 
+pytestmark = pytest.mark.slow  # every documented framework example, trained
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "jax"
 BLOCK = re.compile(r"```(python|text)\n(.*?)```", flags=re.DOTALL)
 

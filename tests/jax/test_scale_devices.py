@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # a JAX process of several simulated devices
+
 pytest.importorskip("jax")
 
 WORKER = textwrap.dedent(

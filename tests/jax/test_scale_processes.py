@@ -28,6 +28,8 @@ jax = pytest.importorskip("jax")
 
 from trainscope_jax import ModelTrainer, TrainerConfig, create_model, load_digits  # noqa: E402
 
+pytestmark = pytest.mark.slow  # several processes on 127.0.0.1
+
 TRAINSCOPE = str(Path(sys.executable).parent / "trainscope")
 SCALE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "jax" / "scale.md"
 BOUND = 60

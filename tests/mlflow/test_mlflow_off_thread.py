@@ -23,6 +23,8 @@ from trainscope_mlflow import environment_variables as env_vars
 from trainscope_mlflow.quiet import THREAD_PREFIX
 from trainscope_mlflow.run_logger import STRIDE_TAG
 
+pytestmark = pytest.mark.slow  # real MLflow servers and processes
+
 CALLS = (
     "create_run",
     "get_experiment_by_name",

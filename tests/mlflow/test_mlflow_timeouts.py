@@ -252,6 +252,8 @@ UPLOADS_A_LOG = """
 import resource, sys
 import trainscope
 
+pytestmark = pytest.mark.slow  # real MLflow servers and processes
+
 class Log:
     @trainscope.hookimpl
     def trainscope_train_start(self, run):
