@@ -33,6 +33,8 @@ from trainscope_mlflow.bounded import call_within
 from trainscope_mlflow.local_store import local_store_path
 from trainscope_mlflow.quiet import quiet_reporter_threads
 
+pytestmark = pytest.mark.slow  # real MLflow servers and processes
+
 TIMEOUT = "3"
 """The reporter's timeout in these tests, in seconds."""
 DEADLINE = 60.0
@@ -251,8 +253,6 @@ def test_a_database_sqlite_opens_read_only_is_given_up_after_the_timeout(isolate
 UPLOADS_A_LOG = """
 import resource, sys
 import trainscope
-
-pytestmark = pytest.mark.slow  # real MLflow servers and processes
 
 class Log:
     @trainscope.hookimpl
