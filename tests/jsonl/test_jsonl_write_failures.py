@@ -200,7 +200,7 @@ def test_a_log_write_error_is_fatal_and_reaches_every_reporter(log_dir: Path) ->
             session.start_epoch(1)
             import trainscope_jsonl.plugin as jsonl_plugin
 
-            writer = jsonl_plugin._open_logs[session.run.run_id].writer
+            writer = jsonl_plugin._open_logs.get(session.run).writer  # type: ignore[union-attr]
             writer._write = failing_write  # type: ignore[method-assign,assignment]
             session.update_training_progress(1, 0.5)
 
@@ -221,7 +221,7 @@ def test_a_log_whose_write_failed_reads_back_as_abandoned(log_dir: Path) -> None
             session.start_epoch(1)
             import trainscope_jsonl.plugin as jsonl_plugin
 
-            writer = jsonl_plugin._open_logs[session.run.run_id].writer
+            writer = jsonl_plugin._open_logs.get(session.run).writer  # type: ignore[union-attr]
             write = writer._write
 
             def write_once_failing(*chunks: bytes) -> None:

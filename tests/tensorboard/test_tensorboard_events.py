@@ -152,7 +152,7 @@ def test_architecture_is_the_arch_printout(tensorboard_dir: Path) -> None:
 def test_architecture_without_trainscope_arch_is_a_plain_listing(
     tensorboard_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "trainscope_arch", None)  # as if not installed
+    monkeypatch.setattr("trainscope.plugin_api.ARCHITECTURE_PLUGIN", "not-installed")  # no such entry point
     with session(model=SPEC) as s:
         s.start_epoch(1)
     logged = text(read_events(only_run_folder(tensorboard_dir)), "model/architecture")

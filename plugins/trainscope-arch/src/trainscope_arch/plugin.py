@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from trainscope import RunInfo, hookimpl
+from trainscope.plugin_api import ModelSpec, RunInfo, hookimpl
 from trainscope_arch import environment_variables as env_vars
 from trainscope_arch.formatting import check_memory_units, check_parameter_format
 from trainscope_arch.printer import ModelArchitecturePrinter, check_view
@@ -37,6 +37,12 @@ def printer_from_environment(
         memory_units=_setting(environ, env_vars.TRAINSCOPE_ARCH_MEMORY_UNITS, check_memory_units, "MB"),
         view=_setting(environ, env_vars.TRAINSCOPE_ARCH_VIEW, check_view, "tree"),
     )
+
+
+def architecture_text(run_name: str, spec: ModelSpec) -> str:
+    """The printout of ``spec`` as the reporter prints it, for reporters that store the model as
+    text (TensorBoard, MLflow: see :func:`trainscope.plugin_api.architecture_text`)."""
+    return printer_from_environment(run_name).format_architecture(spec)
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TextIO
 
-from trainscope import ModelSpec, encodable, printable
+from trainscope.plugin_api import ModelSpec, encodable, printable
 from trainscope_arch.formatting import (
     MemoryUnits,
     ParameterFormat,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from trainscope import LayerSpec, ModelSpec
+from trainscope.plugin_api import LayerSpec, ModelSpec
 from trainscope_arch.formatting import ParameterFormat, format_parameter_count
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds")

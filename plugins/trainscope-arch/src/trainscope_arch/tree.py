@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trainscope import LayerSpec
+from trainscope.plugin_api import LayerSpec
 
 
 def _indent(text: str) -> str:

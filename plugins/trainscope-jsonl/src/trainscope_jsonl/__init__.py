@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from trainscope.log_files import DEFAULT_LOG_DIR
+from trainscope.plugin_api import DEFAULT_LOG_DIR
 from trainscope_jsonl.curves import RunCurves, Series, read_curves
 from trainscope_jsonl.reader import MAX_LINE_BYTES, EventStream, LogFormatError, RunLog, read_run
 from trainscope_jsonl.schema import EVENTS, SCHEMA_VERSION

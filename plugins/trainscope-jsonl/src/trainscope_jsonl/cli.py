@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 
-from trainscope import printable
+from trainscope.plugin_api import printable
 from trainscope_jsonl.curves import MAX_METRICS, RunCurves, read_curves
 from trainscope_jsonl.reader import LogFormatError
 from trainscope_jsonl.summary import read_summary

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from trainscope import StepRecords
+from trainscope.plugin_api import StepRecords
 
 _dumps = orjson.dumps
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trainscope import RunInfo, RunStatus
+from trainscope.plugin_api import RunInfo, RunStatus
 from trainscope_jsonl import schema
 from trainscope_jsonl.encoding import dumps_line
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, PercentFormatter
 
-from trainscope import is_accuracy_like, printable
+from trainscope.plugin_api import is_accuracy_like, printable
 from trainscope_jsonl.atomic import replaced_whole
 from trainscope_jsonl.curves import RunCurves
 from trainscope_jsonl.summary import EpochRecord

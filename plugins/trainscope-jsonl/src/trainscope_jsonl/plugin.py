@@ -15,9 +15,18 @@ from typing import Any
 
 import click
 
-from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
-from trainscope.log_files import log_directory
-from trainscope.plugins import warn_plugin
+from trainscope.plugin_api import (
+    EpochSummary,
+    EvaluationSummary,
+    PerRun,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    StepRecords,
+    hookimpl,
+    log_directory,
+    warn_plugin,
+)
 from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
@@ -102,22 +111,21 @@ def _encoded(event: Mapping[str, Any]) -> bytes:
         ) from exc
 
 
-_open_logs: dict[str, OpenLog] = {}
+_open_logs: PerRun[OpenLog] = PerRun()
 """Open logs by run id (several sessions may run in one process)."""
 
 
 def open_log(run: RunInfo) -> None:
     """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
     writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
-    log = OpenLog(writer)
-    _open_logs[run.run_id] = log
+    log = _open_logs.start(run, lambda: OpenLog(writer))
     run.artifacts["jsonl"] = str(writer.path)
     log.write(_encoded(schema.run_start(run)))
 
 
 def _write_event(run: RunInfo, event: Mapping[str, Any]) -> OpenLog | None:
     """Write one event line to the run's log; the log, or None when it has none open."""
-    log = _open_logs.get(run.run_id)
+    log = _open_logs.get(run)
     if log is not None:
         log.write(_encoded(event))
     return log
@@ -149,7 +157,7 @@ def _warn_recreated(run: RunInfo, log: OpenLog) -> None:
 
 @hookimpl
 def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
-    log = _open_logs.get(run.run_id)
+    log = _open_logs.get(run)
     if log is not None:
         log.prefixes[phase.name] = step_prefix(run.run_id, phase.epoch, phase.name)
         log.write(_encoded(schema.phase_start(run, phase)))
@@ -157,7 +165,7 @@ def trainscope_phase_start(run: RunInfo, phase: PhaseInfo) -> None:
 
 @hookimpl
 def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
-    log = _open_logs.get(run.run_id)
+    log = _open_logs.get(run)
     if log is not None and not log.failed:
         prefix = log.prefixes.get(phase.name) or step_prefix(run.run_id, phase.epoch, phase.name)
         log.write(*encode_steps(prefix, records))
@@ -184,7 +192,7 @@ def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
 
 @hookimpl
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
-    log = _open_logs.pop(run.run_id, None)
+    log = _open_logs.end(run)
     if log is None:
         return
     try:

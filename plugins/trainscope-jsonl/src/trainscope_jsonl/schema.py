@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trainscope import (
+from trainscope.plugin_api import (
     EpochSummary,
     EvaluationSummary,
     ModelSpec,
@@ -17,7 +17,9 @@ from trainscope import (
     RunInfo,
     RunStatus,
     Throughput,
-    values,
+)
+from trainscope.plugin_api import (
+    error_text as core_error_text,
 )
 
 SCHEMA_VERSION = 2
@@ -134,8 +136,8 @@ def epoch_end(run: RunInfo, summary: EpochSummary) -> dict[str, Any]:
 
 
 def error_text(error: BaseException | None) -> str | None:
-    """``"ValueError: message"`` (see :func:`trainscope.values.error_text`), or None."""
-    return None if error is None else values.error_text(error)
+    """``"ValueError: message"`` (see :func:`trainscope.plugin_api.error_text`), or None."""
+    return None if error is None else core_error_text(error)
 
 
 def run_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> dict[str, Any]:

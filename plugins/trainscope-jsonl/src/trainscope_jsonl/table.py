@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from trainscope import format_si, is_accuracy_like, printable
+from trainscope.plugin_api import format_si, is_accuracy_like, printable
 from trainscope_jsonl.schema import SCHEMA_VERSION
 from trainscope_jsonl.summary import EpochRecord, Result, RunSummary
 

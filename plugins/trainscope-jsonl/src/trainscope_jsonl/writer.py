@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from trainscope import PluginFatalError
-from trainscope import environment_variables as core_env
-from trainscope.log_files import safe_run_name
+from trainscope.plugin_api import PluginFatalError, safe_run_name
+from trainscope.plugin_api import environment_variables as core_env
 
 
 class LogDirectoryError(PluginFatalError, OSError):

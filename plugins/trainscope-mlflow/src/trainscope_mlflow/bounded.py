@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from trainscope import BackgroundWorker
+from trainscope.plugin_api import BackgroundWorker
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from trainscope import printable
+from trainscope.plugin_api import printable
 from trainscope_mlflow.tracking import MlflowTrackingError, blocked_hint, shown_uri
 
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
+from trainscope.plugin_api import (
+    EpochSummary,
+    EvaluationSummary,
+    PerRun,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    StepRecords,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from trainscope_mlflow.run_logger import MlflowRunLogger
@@ -17,7 +26,7 @@ if TYPE_CHECKING:
 trainscope_external_store = True
 """MLflow writes to its own store (a server or a database), outside the run-file folder."""
 
-_loggers: dict[str, MlflowRunLogger] = {}
+_loggers: PerRun[MlflowRunLogger] = PerRun()
 """Open MLflow runs by trainscope run id (several sessions may run in one process)."""
 
 
@@ -25,26 +34,26 @@ _loggers: dict[str, MlflowRunLogger] = {}
 def trainscope_train_start(run: RunInfo) -> None:
     from trainscope_mlflow.run_logger import MlflowRunLogger
 
-    _loggers[run.run_id] = MlflowRunLogger(run)
+    _loggers.start(run, lambda: MlflowRunLogger(run))
 
 
 @hookimpl
 def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
-    logger = _loggers.get(run.run_id)
+    logger = _loggers.get(run)
     if logger is not None and records.steps:
         logger.add_steps(phase.name, phase.epoch, records)
 
 
 @hookimpl
 def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
-    logger = _loggers.get(run.run_id)
+    logger = _loggers.get(run)
     if logger is not None:
         logger.add_epoch(summary, "evaluation")
 
 
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
-    logger = _loggers.get(run.run_id)
+    logger = _loggers.get(run)
     if logger is not None:
         logger.add_epoch(summary)
 
@@ -52,6 +61,6 @@ def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
 @hookimpl(trylast=True)
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
     """Last of every reporter, so that the JSON-lines log is complete (closed) when it is uploaded."""
-    logger = _loggers.pop(run.run_id, None)
+    logger = _loggers.end(run)
     if logger is not None:
         logger.end(run, status, error)

@@ -16,20 +16,21 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import get_tracking_uri
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
-from trainscope import (
+from trainscope.plugin_api import (
     EpochSummary,
     EvaluationSummary,
     GlobalStep,
+    PhaseName,
     RunInfo,
     RunStatus,
     StepRecords,
     WorkerTimeoutError,
+    architecture_text,
+    error_text,
+    flatten_config,
     printable,
+    warn_plugin,
 )
-from trainscope.plugins import warn_plugin
-from trainscope.run import PhaseName
-from trainscope.values import error_text, flatten_config
-from trainscope_mlflow.architecture import architecture_text
 from trainscope_mlflow.bounded import call_within
 from trainscope_mlflow.environment_variables import TRAINSCOPE_MLFLOW_LOG_EVERY, TRAINSCOPE_MLFLOW_TIMEOUT
 from trainscope_mlflow.local_store import check_store_writable

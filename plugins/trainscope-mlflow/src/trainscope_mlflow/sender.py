@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from trainscope import WorkerTimeoutError
+from trainscope.plugin_api import WorkerTimeoutError
 from trainscope_mlflow.spool import Batch, MetricSpool
 
 SEND_INTERVAL = 1.0

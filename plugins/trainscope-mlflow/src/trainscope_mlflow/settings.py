@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 
-from trainscope import printable
+from trainscope.plugin_api import printable
 from trainscope_mlflow import environment_variables as env_vars
 from trainscope_mlflow.tracking import MlflowTrackingError
 

@@ -9,8 +9,8 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from trainscope import PluginFatalError, RunStatus, printable
-from trainscope import environment_variables as core_env
+from trainscope.plugin_api import PluginFatalError, RunStatus, printable
+from trainscope.plugin_api import environment_variables as core_env
 
 MLFLOW_STATUS: Mapping[RunStatus, str] = {
     "completed": "FINISHED",

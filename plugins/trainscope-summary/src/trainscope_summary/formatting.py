@@ -6,7 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from trainscope import EpochSummary, EvaluationSummary, RunStatus, Throughput, format_si, is_accuracy_like
+from trainscope.plugin_api import (
+    EpochSummary,
+    EvaluationSummary,
+    RunStatus,
+    Throughput,
+    format_si,
+    is_accuracy_like,
+)
 
 _LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 _PHASES = (("train", "Training"), ("validation", "Validation"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from trainscope import (
+from trainscope.plugin_api import (
     EpochSummary,
     EvaluationSummary,
     PhaseInfo,

@@ -6,9 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from trainscope import PluginFatalError
-from trainscope import environment_variables as core_env
-from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
+from trainscope.plugin_api import DEFAULT_LOG_DIR, PluginFatalError, log_directory, safe_run_name
+from trainscope.plugin_api import environment_variables as core_env
 from trainscope_tensorboard import environment_variables as env_vars
 
 

@@ -14,8 +14,7 @@ from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData, SessionEndI
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboardX.summary import hparams, text
 
-from trainscope import RunStatus
-from trainscope.values import HyperParameter
+from trainscope.plugin_api import HyperParameter, RunStatus
 
 SESSION_END_TAG = "_hparams_/session_end_info"
 """The tag TensorBoard's HParams dashboard reads a run's end status from."""

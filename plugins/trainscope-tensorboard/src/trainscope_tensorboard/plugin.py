@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trainscope import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords, hookimpl
+from trainscope.plugin_api import (
+    EpochSummary,
+    EvaluationSummary,
+    PerRun,
+    PhaseInfo,
+    RunInfo,
+    RunStatus,
+    StepRecords,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from trainscope_tensorboard.writer import RunWriter
 
-_writers: dict[str, RunWriter] = {}
+_writers: PerRun[RunWriter] = PerRun()
 """Open writers by run id (several sessions may run in one process)."""
 
 
@@ -22,34 +31,33 @@ _writers: dict[str, RunWriter] = {}
 def trainscope_train_start(run: RunInfo) -> None:
     from trainscope_tensorboard.writer import RunWriter
 
-    writer = RunWriter(run)
-    _writers[run.run_id] = writer
+    writer = _writers.start(run, lambda: RunWriter(run))
     run.artifacts["tensorboard"] = str(writer.path)
 
 
 @hookimpl
 def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
-    writer = _writers.get(run.run_id)
+    writer = _writers.get(run)
     if writer is not None and records.steps:
         writer.add_steps(phase.name, phase.epoch, records)
 
 
 @hookimpl
 def trainscope_evaluation_end(run: RunInfo, summary: EvaluationSummary) -> None:
-    writer = _writers.get(run.run_id)
+    writer = _writers.get(run)
     if writer is not None:
         writer.add_epoch(summary, "evaluation")
 
 
 @hookimpl
 def trainscope_epoch_end(run: RunInfo, summary: EpochSummary) -> None:
-    writer = _writers.get(run.run_id)
+    writer = _writers.get(run)
     if writer is not None:
         writer.add_epoch(summary)
 
 
 @hookimpl
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
-    writer = _writers.pop(run.run_id, None)
+    writer = _writers.end(run)
     if writer is not None:
         writer.close(status, error)

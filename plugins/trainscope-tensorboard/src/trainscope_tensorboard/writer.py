@@ -9,20 +9,21 @@ from pathlib import Path
 
 from tensorboardX.proto.event_pb2 import Event
 
-from trainscope import (
+from trainscope.plugin_api import (
     BackgroundWorker,
     EpochSummary,
     EvaluationSummary,
     GlobalStep,
+    PhaseName,
     RunInfo,
     RunStatus,
     StepRecords,
+    architecture_text,
+    error_text,
+    flatten_config,
+    warn_plugin,
 )
-from trainscope.plugins import warn_plugin
-from trainscope.run import PhaseName
-from trainscope.values import error_text, flatten_config
 from trainscope_tensorboard import events
-from trainscope_tensorboard.architecture import architecture_text
 from trainscope_tensorboard.directory import directory_error, run_folder_name, tensorboard_directory
 from trainscope_tensorboard.event_file import EventFile
 from trainscope_tensorboard.scalar_records import Scalars, joined, scalar_records

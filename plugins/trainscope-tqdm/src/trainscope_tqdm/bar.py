@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TextIO
 
-from trainscope import printable
+from trainscope.plugin_api import printable
 from trainscope_tqdm.meters import Mode, choose_mode, create_meter
 from trainscope_tqdm.options import BarOptions, check_width
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from tqdm import tqdm
 
-from trainscope import is_accuracy_like, printable
+from trainscope.plugin_api import is_accuracy_like, printable
 
 
 def format_value(name: str, value: float) -> str:

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from trainscope import PhaseInfo, RunInfo, hookimpl
+from trainscope.plugin_api import PhaseInfo, RunInfo, hookimpl
 from trainscope_tqdm.bar import ProgressBar
 from trainscope_tqdm.options import BarOptions
 

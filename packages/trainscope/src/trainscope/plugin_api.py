@@ -1,0 +1,123 @@
+"""Everything a reporter may import from the core, declared in one place.
+
+A reporter (a plugin package) imports from ``trainscope.plugin_api`` only: the hook marker
+and the data the hooks receive, the errors a reporter raises, and the helpers reporters
+share (the run-file folder, text made safe to print, a background worker, per-run state,
+the architecture as text). The reporters in this repository import nothing else from the
+core, and a test keeps it so; anything not listed here may change without notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Generic, TypeVar
+
+import trainscope.environment_variables as environment_variables
+from trainscope.background import BackgroundWorker, WorkerTimeoutError
+from trainscope.global_step import GlobalStep
+from trainscope.hookspecs import PROJECT_NAME, hookimpl
+from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
+from trainscope.metric_names import is_accuracy_like
+from trainscope.metrics import check_metric_name
+from trainscope.plugins import PluginFatalError, RequiredPluginError, warn_plugin
+from trainscope.run import (
+    EpochSummary,
+    EvaluationSummary,
+    PhaseInfo,
+    PhaseName,
+    RunInfo,
+    RunStatus,
+    StepRecord,
+    StepRecords,
+)
+from trainscope.spec import LayerSpec, ModelSpec
+from trainscope.spec_text import plain_architecture
+from trainscope.text import encodable, format_si, printable
+from trainscope.throughput import Throughput
+from trainscope.values import HyperParameter, error_text, flatten_config
+
+T = TypeVar("T")
+
+ARCHITECTURE_PLUGIN = "arch"
+"""The entry-point name of the reporter whose printout :func:`architecture_text` uses."""
+
+
+def architecture_text(run_name: str, spec: ModelSpec) -> str:
+    """The model as text for a stored run: the architecture printer's printout when the ``arch``
+    reporter is installed (found through its entry point, as every reporter is: its plugin
+    module's ``architecture_text``), else :func:`plain_architecture`."""
+    for entry in entry_points(group=PROJECT_NAME, name=ARCHITECTURE_PLUGIN):
+        try:
+            formatter = getattr(entry.load(), "architecture_text", None)
+        except Exception:  # noqa: BLE001 - a broken printer: the plain text still describes the model
+            formatter = None
+        if callable(formatter):
+            text: str = formatter(run_name, spec)
+            return text
+    return plain_architecture(run_name, spec)
+
+
+class PerRun(Generic[T]):
+    """What a reporter keeps for each open run, by run id (several sessions may run in one process).
+
+    ``start(run, make)`` keeps ``make()`` for the run, ``get(run)`` returns it (None when the
+    reporter has nothing for that run), and ``end(run)`` takes it out.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, T] = {}
+
+    def start(self, run: RunInfo, make: Callable[[], T]) -> T:
+        state = self._open[run.run_id] = make()
+        return state
+
+    def get(self, run: RunInfo) -> T | None:
+        return self._open.get(run.run_id)
+
+    def end(self, run: RunInfo) -> T | None:
+        return self._open.pop(run.run_id, None)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._open.values()))
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+__all__ = [
+    "ARCHITECTURE_PLUGIN",
+    "DEFAULT_LOG_DIR",
+    "BackgroundWorker",
+    "EpochSummary",
+    "EvaluationSummary",
+    "GlobalStep",
+    "HyperParameter",
+    "LayerSpec",
+    "ModelSpec",
+    "PerRun",
+    "PhaseInfo",
+    "PhaseName",
+    "PluginFatalError",
+    "RequiredPluginError",
+    "RunInfo",
+    "RunStatus",
+    "StepRecord",
+    "StepRecords",
+    "Throughput",
+    "WorkerTimeoutError",
+    "architecture_text",
+    "check_metric_name",
+    "encodable",
+    "environment_variables",
+    "error_text",
+    "flatten_config",
+    "format_si",
+    "hookimpl",
+    "is_accuracy_like",
+    "log_directory",
+    "plain_architecture",
+    "printable",
+    "safe_run_name",
+    "warn_plugin",
+]
