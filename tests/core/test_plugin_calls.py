@@ -83,3 +83,19 @@ def test_in_strict_mode_the_first_error_is_raised_after_every_reporter_ran() -> 
     with pytest.raises(RuntimeError, match="broken"):
         one_epoch(Failing(), Plain(calls), strict=True)
     assert calls.order == ["plain"]
+
+
+def test_a_plugin_unregistered_is_not_called_and_its_name_can_be_registered_again() -> None:
+    from trainscope import create_plugin_manager
+
+    calls = Calls()
+    manager = create_plugin_manager(plugins=[])
+    plain = Plain(calls)
+    manager.register(plain, name="helper")
+    manager.unregister(plain)
+    manager.unregister(name="helper")  # not registered any more: nothing happens
+    with TrainingSession("Net", 1, 1, plugin_manager=manager) as session:
+        session.start_epoch(1)
+    assert calls.order == []
+    manager.register(Plain(calls), name="helper")
+    assert "helper" in manager.enabled_names()

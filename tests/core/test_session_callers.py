@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from trainscope import PhaseInfo, PluginWarning, SessionStateError, TrainingSession, hookimpl
+from trainscope import PhaseInfo, PluginWarning, RunEndedError, SessionStateError, TrainingSession, hookimpl
 
 
 def log_events(directory: Path) -> list[dict[str, Any]]:
@@ -138,3 +138,28 @@ def test_in_strict_mode_a_reporter_calling_back_ends_the_run_failed_with_that_er
     assert end["error"].startswith(
         "SessionStateError: finish_training() called from inside a reporter's hook"
     )
+
+
+def ended_by_another_thread(failure: Exception) -> None:
+    """Ten steps, an end from another thread (twice), then one more step."""
+    with TrainingSession("Net", 1, 100, plugins=["jsonl"], refresh_interval=0.0) as session:
+        session.start_epoch(1)
+        for step in range(1, 11):
+            session.update_training_progress(step, 0.5)
+        watcher = threading.Thread(target=session.end, args=("failed", failure))
+        watcher.start()
+        watcher.join()
+        session.end("failed", failure)  # a second end does nothing
+        session.update_training_progress(11, 0.5)
+
+
+def test_a_run_ended_from_another_thread_refuses_every_later_step(log_dir: Path) -> None:
+    failure = RuntimeError("process 1 of 2 failed")
+    with pytest.raises(RunEndedError, match="ended as failed from another thread") as caught:
+        ended_by_another_thread(failure)
+    assert caught.value.cause is failure
+    events = log_events(log_dir)
+    assert [event["step"] for event in events if event["event"] == "step"] == list(range(1, 11))
+    assert events[-1]["event"] == "run_end"
+    assert events[-1]["status"] == "failed"
+    assert events[-1]["error"] == "RuntimeError: process 1 of 2 failed"

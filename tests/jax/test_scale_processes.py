@@ -223,7 +223,7 @@ def test_stopping_one_process_ends_both_and_the_log_says_interrupted(
         assert end["error"] == "Terminated: terminated by SIGTERM"
         assert "process 0 of 2 was interrupted: Terminated" in outputs[1][1]
     codes = [process.returncode for process in processes]
-    assert codes[stopped] == 128 + sent
+    assert codes[stopped] == 128 + sent, [error[-3000:] for _, error in outputs]
     assert codes[1 - stopped] == 130
     assert took < BOUND
 

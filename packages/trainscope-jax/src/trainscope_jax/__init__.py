@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time, __get
     from trainscope_jax.devices import *
     from trainscope_jax.models import *
     from trainscope_jax.training import *
-    from trainscope_jax.training.trainer import LossFunction, MetricFunction, cross_entropy
+    from trainscope_jax.training.steps import LossFunction, MetricFunction, cross_entropy
 
 _EXPORTS: dict[str, str] = {
     "ArrayDataset": "trainscope_jax.data",
@@ -61,8 +61,8 @@ _EXPORTS: dict[str, str] = {
     "DistributedError": "trainscope_jax.training",
     "EpochResult": "trainscope_jax.training",
     "FitHistory": "trainscope_jax.training",
-    "LossFunction": "trainscope_jax.training.trainer",
-    "MetricFunction": "trainscope_jax.training.trainer",
+    "LossFunction": "trainscope_jax.training.steps",
+    "MetricFunction": "trainscope_jax.training.steps",
     "ModelTrainer": "trainscope_jax.training",
     "PeerFailure": "trainscope_jax.training",
     "PeerWatch": "trainscope_jax.training",
@@ -76,7 +76,7 @@ _EXPORTS: dict[str, str] = {
     "prefetch_to_device": "trainscope_jax.training",
     "report_failure": "trainscope_jax.training",
     "watch_peers": "trainscope_jax.training",
-    "cross_entropy": "trainscope_jax.training.trainer",
+    "cross_entropy": "trainscope_jax.training.steps",
 }
 """Public name -> the subpackage that defines it."""
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainscope import RunInfo, Terminated, create_plugin_manager, hookimpl
+from trainscope import RunEndedError, RunInfo, Terminated, create_plugin_manager, hookimpl
 from trainscope.cli import CliContext
 from trainscope.log_files import log_directory_set
 from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
@@ -332,9 +332,11 @@ def train_command(
         raise
     except BaseException as exc:
         if joined:  # only then is JAX loaded whole: an interrupt during its import must not import it again
-            from trainscope_jax.training.peers import report_failure
+            from trainscope_jax.training.peers import await_exit_by_watcher, report_failure
 
             report_failure(exc)  # the other processes stop too instead of waiting
+            if isinstance(exc, RunEndedError):
+                await_exit_by_watcher()  # another process failed: the watcher ends this one as such
         raise
 
 
@@ -373,8 +375,9 @@ def _train(
     observer.check_interrupts()  # between stages: a Ctrl-C swallowed inside JAX's start-up ends it here
 
     from trainscope_jax.models.zoo import create_model
+    from trainscope_jax.training.config import TrainerConfig
     from trainscope_jax.training.sharding import BatchSizeError, DeviceCountError
-    from trainscope_jax.training.trainer import ModelTrainer, TrainerConfig
+    from trainscope_jax.training.trainer import ModelTrainer
 
     cli.status.show("trainscope: reading the data...")
     try:
@@ -429,6 +432,8 @@ def _train(
             f"the model does not fit in the memory of {choice.device} at batch size {batch_size}: "
             "reduce --batch-size (or --image-size), or choose a smaller --model"
         ) from None
+    finally:
+        plugin_manager.unregister(observer)  # a command's helper, for this run only
     if trainer.parallel.process_index:
         return  # process 0 reports the run
     last = history.last

@@ -27,7 +27,7 @@ from trainscope.run import (
     StepRecord,
     StepRecords,
 )
-from trainscope.session import SessionStateError, StepOrderWarning, TrainingSession
+from trainscope.session import RunEndedError, SessionStateError, StepOrderWarning, TrainingSession
 from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
 from trainscope.text import encodable, format_si, printable
@@ -49,6 +49,7 @@ __all__ = [
     "PluginManager",
     "PluginWarning",
     "RequiredPluginError",
+    "RunEndedError",
     "RunInfo",
     "RunStatus",
     "SessionStateError",

@@ -166,6 +166,20 @@ class PluginManager:
         callers = self.pluggy.get_hookcallers(plugin) or []
         return sorted(caller.name for caller in callers)
 
+    def unregister(self, plugin: object | None = None, *, name: str | None = None) -> None:
+        """Remove a plugin registered for a while (by object or name); its name stays usable.
+
+        Unlike :meth:`block`, nothing is marked: the same name may be registered again.
+        Does nothing for a plugin that is not registered.
+        """
+        if plugin is None and name is not None:
+            plugin = self.pluggy.get_plugin(name)
+        if plugin is not None and self.pluggy.is_registered(plugin):
+            registered = self.pluggy.get_name(plugin)
+            self.pluggy.unregister(plugin)
+            if registered is not None:
+                self._infos.pop(registered, None)
+
     def block(self, name: str, reason: str) -> None:
         """Prevent a plugin from loading (or unregister it), recording why."""
         if self.pluggy.has_plugin(name):

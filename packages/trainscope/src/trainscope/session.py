@@ -40,6 +40,8 @@ _monotonic = time.monotonic
 _thread_id = threading.get_ident
 _IN_REPORTERS = -1
 """The session's owner while reporters run: a call back into the session from a hook fails."""
+_ENDED_ELSEWHERE = -2
+"""The session's owner once another thread ended the run: every further call fails."""
 
 
 class StepOrderWarning(UserWarning):
@@ -48,6 +50,15 @@ class StepOrderWarning(UserWarning):
 
 class SessionStateError(RuntimeError):
     """A ``TrainingSession`` method was called out of order."""
+
+
+class RunEndedError(SessionStateError):
+    """A session was called after another thread ended its run (:meth:`TrainingSession.end`):
+    a multi-process run's peer watcher, when another process failed. ``cause`` is that end's error."""
+
+    def __init__(self, message: str, cause: BaseException | None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def _default_environment() -> dict[str, Any]:
@@ -143,6 +154,9 @@ class TrainingSession:
         self._clock_offset = time.time() - time.monotonic()
         self._started = False
         self._ended = False
+        self._end_lock = threading.Lock()
+        self._ended_as: tuple[RunStatus, BaseException | None] | None = None
+        """How another thread ended the run (:meth:`end`), or None."""
         self._thread: int | None = None
         """The thread that started the run: the only one that may call the session."""
         self._caller: int | None = None
@@ -208,9 +222,9 @@ class TrainingSession:
 
     def finish_training(self) -> None:
         """End the open phases and epoch, then the run as ``completed``; idempotent."""
-        self._check_caller("finish_training")
         if self._ended:
             return
+        self._check_caller("finish_training")
         self._require_started("finish_training")
         try:
             if self.in_steps:
@@ -242,14 +256,44 @@ class TrainingSession:
         elif not self._ended:
             self._abort(_status_of(exc), exc)
 
+    def end(self, status: RunStatus, error: BaseException | None = None) -> None:
+        """End the run now, once, from any thread: the one gate for "the run has ended".
+
+        On the thread that started the run it is the end an exception brings (what is
+        buffered is reported, then ``train_end``). From another thread (a multi-process run's
+        peer watcher, when another process failed) the reporters get ``train_end`` at once,
+        and every later call of the session, a step included, raises
+        :class:`SessionStateError` naming that end: nothing reported after it is silently
+        dropped. A second end does nothing.
+        """
+        if _thread_id() == self._thread or self._thread is None:
+            if error is None and status == "completed":
+                self.finish_training()
+            else:
+                self._abort(status, error or SessionStateError(f"the run was ended as {status}"))
+            return
+        with self._end_lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._ended_as = (status, error)
+            self._caller = _ENDED_ELSEWHERE
+        try:
+            self.plugin_manager.train_end(self.run, status, error)
+        except BaseException as exc:  # noqa: BLE001 - the reporters were told; the other thread goes on ending
+            warn_plugin(
+                f"trainscope: while ending the run ({status}), a reporter raised {type(exc).__name__}: {exc}"
+            )
+
     def _abort(self, status: RunStatus, error: BaseException) -> None:
         """End the run as ``status``: report what is buffered, then ``train_end`` to every reporter.
 
         The open phases get no ``phase_end``: an interrupted phase has no means to show.
         """
-        if self._ended:
-            return
-        self._ended = True
+        with self._end_lock:
+            if self._ended:
+                return
+            self._ended = True
         try:
             if self._phase is not None and not self._phase.ended:
                 try:
@@ -835,16 +879,26 @@ class TrainingSession:
 
     def _tell_reporters(self, hook: Callable[..., None], *args: Any) -> None:
         """Call one plugin-manager hook with the run; a call back into the session from it fails."""
+        if self._caller == _ENDED_ELSEWHERE:
+            return  # another thread ended the run: the reporters hear nothing after its end
         self._caller = _IN_REPORTERS
         try:
             hook(self.run, *args)
         finally:
-            self._caller = self._thread
+            with self._end_lock:  # an end from another thread meanwhile keeps its mark
+                if self._caller == _IN_REPORTERS:
+                    self._caller = self._thread
 
     def _check_caller(self, method: str) -> None:
         """Refuse a call from inside a reporter's hook, or from a thread other than the run's."""
         if self._thread is None or self._caller == _thread_id():
             return
+        if self._ended_as is not None:
+            status, error = self._ended_as
+            because = f": {type(error).__name__}: {error}" if error is not None else ""
+            raise RunEndedError(
+                f"{method}() called after the run was ended as {status} from another thread{because}", error
+            )
         if self._thread == _thread_id():
             raise SessionStateError(
                 f"{method}() called from inside a reporter's hook: a reporter must not drive the "

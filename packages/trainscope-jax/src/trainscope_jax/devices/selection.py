@@ -120,6 +120,8 @@ class CurrentProcess:
         if "jax" not in sys.modules:
             return None
         try:
+            # Private: no public API tells whether the backends started without starting
+            # them (jax.extend.backend.backends() starts them), in 0.5.0 or since. Guarded by a test.
             from jax._src import xla_bridge
         except ImportError:
             return None

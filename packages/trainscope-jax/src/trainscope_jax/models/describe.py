@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+import trainscope_jax.models.equinox as eqx_models
+import trainscope_jax.models.linen as linen_models
+import trainscope_jax.models.nnx as nnx_models
+import trainscope_jax.models.train_flops as train_flops
 from trainscope import ModelSpec
-from trainscope_jax.models import equinox as eqx_models
-from trainscope_jax.models import linen as linen_models
-from trainscope_jax.models import nnx as nnx_models
-from trainscope_jax.models import train_flops
 from trainscope_jax.models.calls import LayerNode, first_array, layer_specs
 from trainscope_jax.models.sequential import Sequential
 from trainscope_jax.models.specs import model_spec_from_params

@@ -115,7 +115,7 @@ class Conv2d(Layer):
     def init_params(self, key: jax.Array, shape: Shape) -> LayerParams:
         if len(shape) != 3 or shape[-1] != self.in_channels:
             raise ValueError(
-                f"{self!r} expects {self.in_channels} input channels (C, H, W), got input {_chw(shape)}"
+                f"{self!r} expects {self.in_channels} input channels (C, H, W), got input {to_chw(shape)}"
             )
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
@@ -153,7 +153,7 @@ class Linear(Layer):
     def init_params(self, key: jax.Array, shape: Shape) -> LayerParams:
         if math.prod(shape) != self.in_features:
             raise ValueError(
-                f"{self!r} expects {self.in_features} input features, got input {_chw(shape)} "
+                f"{self!r} expects {self.in_features} input features, got input {to_chw(shape)} "
                 f"= {math.prod(shape)} features"
             )
         params = {
@@ -286,7 +286,7 @@ class BatchNorm2d(Layer):
 
     def _check(self, shape: Shape) -> None:
         if len(shape) != 3 or shape[-1] != self.num_features:
-            raise ValueError(f"{self!r} expects {self.num_features} channels (C, H, W), got {_chw(shape)}")
+            raise ValueError(f"{self!r} expects {self.num_features} channels (C, H, W), got {to_chw(shape)}")
 
     def init_params(self, key: jax.Array, shape: Shape) -> LayerParams:
         self._check(shape)
@@ -336,7 +336,7 @@ class Softmax(Layer):
         return jax.nn.softmax(x, axis=-1)
 
 
-def _chw(shape: Shape) -> Shape:
+def to_chw(shape: Shape) -> Shape:
     """An internal (H, W, C) shape as PyTorch's (C, H, W); other ranks unchanged."""
     return (shape[2], shape[0], shape[1]) if len(shape) == 3 else tuple(shape)
 
@@ -353,4 +353,5 @@ __all__ = [
     "MaxPool2d",
     "ReLU",
     "Softmax",
+    "to_chw",
 ]

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from trainscope import LayerSpec, ModelSpec
 from trainscope_jax.models.costs import function_mult_adds
-from trainscope_jax.models.layers import Flatten, Layer, LayerParams, Shape, Softmax, _chw
+from trainscope_jax.models.layers import Flatten, Layer, LayerParams, Shape, Softmax, to_chw
 
 Params = dict[str, LayerParams]
 """A model's arrays: layer name -> array name -> array."""
@@ -91,7 +91,7 @@ class Sequential:
     @property
     def output_shape(self) -> Shape:
         """Per-example output shape, channels-first."""
-        return _chw(self._internal_shapes[-1])
+        return to_chw(self._internal_shapes[-1])
 
     def _internal_input_shape(self) -> Shape:
         s = self.input_shape
@@ -113,7 +113,7 @@ class Sequential:
                 self._mult_adds.append(mult_adds)
             except (ValueError, TypeError) as exc:
                 raise ValueError(
-                    f"layer {name!r} ({layer!r}) cannot take input {_chw(shape)}: {exc}"
+                    f"layer {name!r} ({layer!r}) cannot take input {to_chw(shape)}: {exc}"
                 ) from None
             shapes.append(tuple(x.shape[1:]))
         return shapes
@@ -173,7 +173,7 @@ class Sequential:
                     args=layer.args(),
                     params=trainable + frozen,
                     trainable_params=trainable,
-                    output_shape=_chw(out_shape),
+                    output_shape=to_chw(out_shape),
                     mult_adds=mult_adds,
                 )
             )

@@ -16,8 +16,8 @@ from typing import Any
 import jax
 import numpy as np
 
+import trainscope_jax.models.nnx as nnx_models
 from trainscope import LayerSpec, ModelSpec
-from trainscope_jax.models import nnx as nnx_models
 
 _TORCH_STYLE = frozenset({"weight"})
 """Leaf names whose kernels are laid out ``(out, in)`` / ``(out, in, kh, kw)`` (PyTorch, Equinox)."""

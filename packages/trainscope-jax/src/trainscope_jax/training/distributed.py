@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainscope import device_arrays
+from trainscope_jax.training.handshake import DistributedError, check_processes
 
 INITIALIZATION_TIMEOUT = 300
 """Seconds each process waits for all the others to join (they may start minutes apart)."""
@@ -33,10 +34,6 @@ _STARTED = (
     "JAX has already started in this process: initialize jax.distributed before anything touches a device"
 )
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
-
-
-class DistributedError(RuntimeError):
-    """The processes could not be joined; the message says why and what to do."""
 
 
 class _Settings:
@@ -79,6 +76,8 @@ def detected_cluster() -> str | None:
     Only clusters JAX detects without being asked (not ``mpi4py``, which must be named).
     """
     try:
+        # Private: JAX detects clusters only inside jax.distributed.initialize; no public API
+        # lists them or asks one whether it is present (0.5.0 or since). Guarded by a test.
         from jax._src import clusters
     except ImportError:  # pragma: no cover - a JAX without cluster detection
         return None
@@ -191,8 +190,6 @@ def initialize_distributed(
     if coordinator is not None and num_processes is not None and process_id is not None:
         if _jax_started():
             raise DistributedError(_STARTED)
-        from trainscope_jax.training.handshake import check_processes
-
         bind = options.get("coordinator_bind_address") or os.environ.get("JAX_COORDINATOR_BIND_ADDRESS")
         own = check_processes(
             coordinator, bind or coordinator, num_processes, process_id, initialization_timeout

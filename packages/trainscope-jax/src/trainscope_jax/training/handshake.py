@@ -19,7 +19,10 @@ import socket
 import time
 from typing import BinaryIO
 
-from trainscope_jax.training.distributed import DistributedError
+
+class DistributedError(RuntimeError):
+    """The processes could not be joined; the message says why and what to do."""
+
 
 ANSWER_SECONDS = 10.0
 """How long a process waits for process 0's first answer (it answers each hello at once)."""
@@ -197,4 +200,4 @@ def _receive(connection: socket.socket, reader: BinaryIO, timeout: float) -> dic
     return message if isinstance(message, dict) and message.get(_TAG) == 1 else None
 
 
-__all__ = ["check_processes", "split_address"]
+__all__ = ["DistributedError", "check_processes", "split_address"]

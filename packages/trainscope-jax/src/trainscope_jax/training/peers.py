@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from trainscope import RunStatus, Terminated, TrainingSession, hookimpl
+from trainscope import RunEndedError, RunStatus, Terminated, TrainingSession, hookimpl
 from trainscope.values import error_text
 from trainscope_jax.training.beats import END, EXIT, Beats, beat_interval
 from trainscope_jax.training.distributed import peer_timeout
@@ -56,6 +56,8 @@ def _client() -> Any:
     if "jax" not in sys.modules:
         return None
     try:
+        # Private: JAX has no public handle on its coordination service client (the key-value
+        # store the processes share), in 0.5.0 or since. The test of private JAX names guards it.
         from jax._src import distributed
     except ImportError:  # pragma: no cover
         return None
@@ -67,6 +69,8 @@ def _client() -> Any:
 
 def _process() -> tuple[int, int]:
     """``(process_index, process_count)`` of JAX's multi-controller runtime."""
+    # Private, as in _client: the public jax.process_index()/process_count() start the
+    # backends, which a failure report (possibly on the watch thread) must not do.
     from jax._src import distributed
 
     return int(distributed.global_state.process_id), int(distributed.global_state.num_processes)
@@ -77,9 +81,21 @@ def report_failure(error: BaseException) -> None:
 
     The first report each process gets wins; nothing is raised if the store cannot be reached.
     """
+    if isinstance(error, RunEndedError):
+        return  # this process's run was ended because another failed: that one was reported
     status = "interrupted" if isinstance(error, (KeyboardInterrupt, Terminated)) else "failed"
     if _client() is not None:
         _report(status, _process()[0], " ".join(error_text(error).split())[:400])
+
+
+WATCHER_EXIT_WAIT = 30.0
+"""Seconds the training thread waits, once the watcher ended its run, for the watcher to end the process."""
+
+
+def await_exit_by_watcher() -> None:
+    """Wait while the peer watcher, which ended this process's run because another process
+    failed, ends the process too (it says why and exits with that run's status)."""
+    time.sleep(WATCHER_EXIT_WAIT)
 
 
 def _report(status: str, failed: int, text: str) -> None:
@@ -197,7 +213,7 @@ class PeerWatch:
                 self._owner, self._status = "watcher", failure.status
         if owner is None:
             with contextlib.suppress(BaseException):  # the process ends either way
-                self.session.plugin_manager.train_end(self.session.run, failure.status, failure)
+                self.session.end(failure.status, failure)  # later steps of this process raise
         elif self._status == "completed":
             return  # this process's run completed: its collectives are all done
         else:

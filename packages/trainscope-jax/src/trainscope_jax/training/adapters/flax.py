@@ -10,17 +10,22 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+import trainscope_jax.models.linen as linen_models
 from trainscope import ModelSpec
-from trainscope_jax.models import linen as linen_models
 from trainscope_jax.models.describe import model_spec
 from trainscope_jax.models.modes import accepts, with_mode
-from trainscope_jax.training.adapters import (
-    ModelAdapter,
-    Shape,
-    channels_last,
-    copy_arrays,
-    flax_sample,
-)
+from trainscope_jax.training.adapters.base import ModelAdapter, Shape, abstract, copy_arrays
+
+
+def channels_last(x: Any) -> Any:
+    """A channels-first image batch channels-last (Flax's layout); other arrays as they are."""
+    return jnp.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def flax_sample(input_shape: Shape, dtype: Any) -> jax.ShapeDtypeStruct:
+    """A batch of one example of channels-first ``input_shape``, as a Flax module takes it."""
+    c, *spatial = input_shape
+    return abstract((1, *spatial, c) if len(input_shape) == 3 else (1, *input_shape), dtype)
 
 
 class NnxAdapter(ModelAdapter):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from trainscope import ModelSpec
 from trainscope_jax.models.describe import model_spec
 from trainscope_jax.models.modes import accepts, with_mode
-from trainscope_jax.training.adapters import ModelAdapter, Shape, abstract, copy_arrays
+from trainscope_jax.training.adapters.base import ModelAdapter, Shape, abstract, copy_arrays
 
 
 class EquinoxAdapter(ModelAdapter):

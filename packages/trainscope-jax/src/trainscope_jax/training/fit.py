@@ -1,0 +1,206 @@
+"""The loop of ``ModelTrainer.fit``: epochs of prefetched batches reported to a session.
+
+Owns ``FitHistory`` and ``EpochResult`` (built from the session's own epoch summaries, so
+the history, the summary and the command's last line agree exactly), the batches of a fit
+(``FitData``) and the loop over them (``fit_epochs``), which ends every process together
+when one fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trainscope import EpochSummary, TrainingSession, hookimpl
+from trainscope_jax.data.datasets import Dataset
+from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
+from trainscope_jax.training.config import TrainerConfig
+from trainscope_jax.training.peers import PeerWatch, watch_peers
+from trainscope_jax.training.run_report import StepFlops
+from trainscope_jax.training.sharding import DataParallel
+from trainscope_jax.training.steps import TrainingSteps
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """Exact means of one epoch (validation weighted by example, padding excluded)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    """Every training mean of the epoch by name: loss, accuracy and the extra metrics."""
+    validation_metrics: dict[str, float] | None = None
+    """Every validation mean by name; None without validation."""
+
+
+@dataclass
+class FitHistory:
+    """What :meth:`ModelTrainer.fit` returns: one :class:`EpochResult` per epoch."""
+
+    epochs: list[EpochResult] = field(default_factory=list)
+
+    @property
+    def last(self) -> EpochResult:
+        """The final epoch's results."""
+        return self.epochs[-1]
+
+
+class FitData:
+    """The batches of one fit: the training loader (this process's rows) and the validation batches."""
+
+    def __init__(
+        self, train: Dataset, validation: Dataset | None, config: TrainerConfig, parallel: DataParallel
+    ) -> None:
+        self.train, self.validation, self.config, self.parallel = train, validation, config, parallel
+        batch_size = config.batch_size
+        self.loader = BatchLoader(
+            train, batch_size, shuffle=config.shuffle, seed=config.seed, rows=parallel.rows(batch_size)
+        )
+        self.validation_batches: list[np.ndarray] = (
+            [] if validation is None else evaluation_batches(validation, batch_size)
+        )
+
+    @property
+    def train_steps(self) -> int:
+        return len(self.loader)
+
+    @property
+    def validation_steps(self) -> int | None:
+        return None if self.validation is None else len(self.validation_batches)
+
+    def background(self, dataset: Dataset, transfer: bool) -> bool:
+        """Whether to read ``dataset``'s batches on a background thread."""
+        if dataset.in_memory:
+            return False
+        if self.config.prefetch_thread is None:
+            return transfer  # on the CPU, async dispatch already overlaps inline reading
+        return self.config.prefetch_thread
+
+
+def fit_epochs(
+    session: TrainingSession,
+    steps: TrainingSteps,
+    data: FitData,
+    epochs: int,
+    *,
+    flops: StepFlops,
+    on_end: Callable[[], None],
+) -> FitHistory:
+    """Train for ``epochs`` on ``data``, validating after each, reporting every step to ``session``.
+
+    ``on_end`` runs once the run has ended, however it ended.
+    """
+    history = FitHistory()
+    epochs_ended = _EpochSummaries()
+    session.plugin_manager.register(epochs_ended, name=_EPOCH_SUMMARIES)
+    watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
+    try:
+        with session:
+            for epoch in range(1, epochs + 1):
+                session.start_epoch(epoch)
+                _train_epoch(session, steps, data, epoch, flops)
+                session.finish_training_epoch()
+                if data.validation is not None:
+                    session.start_validation()
+                    _validate(session, steps, data, data.validation, data.validation_batches)
+                    session.finish_validation_epoch()
+                session.print_epoch_summary()
+                history.epochs.append(_epoch_result(epoch, epochs_ended.summaries[-1]))
+    finally:
+        _unregister_fit_plugins(session, watch)
+        on_end()
+    return history
+
+
+def _train_epoch(
+    session: TrainingSession, steps: TrainingSteps, data: FitData, epoch: int, flops: StepFlops
+) -> None:
+    batches = prefetch_to_device(
+        data.loader.epoch(epoch),
+        device=steps.placement,
+        background=data.background(data.train, steps.transfer),
+        transfer=steps.transfer,
+    )
+    batch_size = data.config.batch_size  # the global batch: every process's examples
+    with contextlib.closing(batches):
+        for step, (inputs, labels) in enumerate(batches, 1):
+            if step == 1 and epoch == 1:  # every fit has a session of its own
+                flops.hand_to(session, steps, data.config, inputs, labels)
+            loss, accuracy, extras = steps.train(inputs, labels)
+            session.update_training_progress(step, loss, accuracy, batch_size=batch_size, **extras)
+
+
+def _validate(
+    session: TrainingSession,
+    steps: TrainingSteps,
+    data: FitData,
+    dataset: Dataset,
+    batches: Sequence[np.ndarray],
+) -> None:
+    size = data.parallel.padded_size(len(batches[0]))  # one shape, split evenly across devices
+    rows = data.parallel.rows(size)
+    host = (padded_batch(dataset, indices, size, rows) for indices in batches)
+    state = steps.current
+    device_batches = prefetch_to_device(
+        host,
+        device=steps.placement,
+        background=data.background(dataset, steps.transfer),
+        transfer=steps.transfer,
+    )
+    with contextlib.closing(device_batches):
+        for step, (inputs, labels, mask) in enumerate(device_batches, 1):
+            loss, accuracy, extras = steps.eval_step(state.params, state.model_state, inputs, labels, mask)
+            examples = len(batches[step - 1])
+            session.update_validation_progress(step, loss, accuracy, batch_size=examples, **extras)
+
+
+_EPOCH_SUMMARIES = "trainscope-jax-history"
+
+
+class _EpochSummaries:
+    """Every epoch's summary, from which ``fit`` builds its history. It runs on every
+    process: each returns the same (global) history."""
+
+    trainscope_all_processes = True
+
+    def __init__(self) -> None:
+        self.summaries: list[EpochSummary] = []
+
+    @hookimpl
+    def trainscope_epoch_end(self, summary: EpochSummary) -> None:
+        self.summaries.append(summary)
+
+
+def _unregister_fit_plugins(session: TrainingSession, watch: PeerWatch) -> None:
+    """Remove the plugins ``fit_epochs`` registered on the session, leaving their names usable
+    (a later fit with the same ``plugin_manager`` registers them again)."""
+    session.plugin_manager.unregister(name=_EPOCH_SUMMARIES)
+    session.plugin_manager.unregister(watch)
+
+
+def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:
+    """The epoch's means over examples, as the session computed them for the summary."""
+    train = summary.train or {}
+    loss, accuracy = train.get("loss", math.nan), train.get("accuracy", math.nan)
+    validation = summary.validation
+    if validation is None:
+        return EpochResult(epoch, loss, accuracy, train_metrics=dict(train))
+    return EpochResult(
+        epoch,
+        loss,
+        accuracy,
+        validation.get("loss", math.nan),
+        validation.get("accuracy", math.nan),
+        train_metrics=dict(train),
+        validation_metrics=dict(validation),
+    )
+
+
+__all__ = ["EpochResult", "FitData", "FitHistory", "fit_epochs"]
