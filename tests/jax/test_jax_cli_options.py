@@ -51,3 +51,24 @@ def test_help_shows_no_machine_limits_and_whole_summaries() -> None:
     commands = overview[overview.index("Commands:") :]
     assert "..." not in commands
     assert "Train a model with every enabled reporter." in commands
+
+
+def test_max_steps_stops_the_training_there_and_each_epoch_is_still_validated(tmp_path: Path) -> None:
+    options = ["--batch-size", "512", "--epochs", "5", "--max-steps", "7", "--log-dir", str(tmp_path)]
+    result = invoke(["train", *TINY, *options], "jsonl")
+    assert result.exit_code == 0, result.output
+    (log,) = tmp_path.glob("*.jsonl")
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    steps = [(event["epoch"], event["phase"]) for event in events if event["event"] == "step"]
+    train_steps = [epoch for epoch, phase in steps if phase == "train"]
+    assert len(train_steps) == 7
+    assert {epoch for epoch, phase in steps if phase == "validation"} == set(
+        train_steps
+    )  # each epoch validated
+    assert events[-1]["status"] == "completed"
+
+
+def test_max_steps_must_be_a_positive_count() -> None:
+    result = invoke(["train", *TINY, "--max-steps", "0"])
+    assert result.exit_code == 2
+    assert "--max-steps" in result.output

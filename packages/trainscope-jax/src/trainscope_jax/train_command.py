@@ -310,6 +310,12 @@ def load_data(
     "--run-name", default=None, help="The run's name in the log and the trackers  [default: the model's]"
 )
 @click.option(
+    "--max-steps",
+    type=Count(1, INT64_MAX, "steps are counted in 64 bits"),
+    default=None,
+    help="Train at most this many steps in all (a quick check), each epoch still validated.",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -355,6 +361,7 @@ def _train(
     devices: int | None,
     log_dir: Path | None,
     run_name: str | None,
+    max_steps: int | None,
     quiet: bool,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
@@ -414,7 +421,9 @@ def _train(
     observer.check_interrupts()
     try:
         with trainer, log_directory_set(log_dir):
-            history = trainer.fit(train, validation, epochs, name=run_name, plugin_manager=plugin_manager)
+            history = trainer.fit(
+                train, validation, epochs, name=run_name, plugin_manager=plugin_manager, max_steps=max_steps
+            )
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"
         logged = observer.log_path()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trainscope import EpochSummary, TrainingSession, hookimpl
+from trainscope.values import check_count
 from trainscope_jax.data.datasets import Dataset
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.config import TrainerConfig
@@ -56,9 +57,16 @@ class FitData:
     """The batches of one fit: the training loader (this process's rows) and the validation batches."""
 
     def __init__(
-        self, train: Dataset, validation: Dataset | None, config: TrainerConfig, parallel: DataParallel
+        self,
+        train: Dataset,
+        validation: Dataset | None,
+        config: TrainerConfig,
+        parallel: DataParallel,
+        *,
+        max_steps: int | None = None,
     ) -> None:
         self.train, self.validation, self.config, self.parallel = train, validation, config, parallel
+        self.max_steps = check_count("max_steps", max_steps, minimum=1, allow_none=True)
         batch_size = config.batch_size
         self.loader = BatchLoader(
             train, batch_size, shuffle=config.shuffle, seed=config.seed, rows=parallel.rows(batch_size)
@@ -69,7 +77,20 @@ class FitData:
 
     @property
     def train_steps(self) -> int:
-        return len(self.loader)
+        """Training steps of an epoch (fewer with a ``max_steps`` below one epoch)."""
+        return len(self.loader) if self.max_steps is None else min(len(self.loader), self.max_steps)
+
+    def epochs_within(self, epochs: int) -> int:
+        """``epochs``, or fewer when ``max_steps`` ends the training sooner."""
+        if self.max_steps is None:
+            return epochs
+        return min(epochs, -(-self.max_steps // self.train_steps))
+
+    def steps_of(self, epoch: int) -> int:
+        """The training steps epoch ``epoch`` takes: every batch, but no more than ``max_steps`` in all."""
+        if self.max_steps is None:
+            return len(self.loader)
+        return max(0, min(self.train_steps, self.max_steps - (epoch - 1) * self.train_steps))
 
     @property
     def validation_steps(self) -> int | None:
@@ -130,7 +151,7 @@ def _train_epoch(
     )
     batch_size = data.config.batch_size  # the global batch: every process's examples
     with contextlib.closing(batches):
-        for step, (inputs, labels) in enumerate(batches, 1):
+        for step, (inputs, labels) in zip(range(1, data.steps_of(epoch) + 1), batches):
             if step == 1 and epoch == 1:  # every fit has a session of its own
                 flops.hand_to(session, steps, data.config, inputs, labels)
             loss, accuracy, extras = steps.train(inputs, labels)

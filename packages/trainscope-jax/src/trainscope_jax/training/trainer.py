@@ -243,15 +243,18 @@ class ModelTrainer:
         disable: Iterable[str] = (),
         plugin_manager: PluginManager | None = None,
         strict: bool | None = None,
+        max_steps: int | None = None,
     ) -> FitHistory:
         """Train for ``epochs``, validating after each, reporting every step to the enabled reporters.
 
         ``train``/``validation``: a data set (``ArrayDataset``, ``ImageFolder``, ...)
-        or an ``(images, labels)`` pair of arrays.
+        or an ``(images, labels)`` pair of arrays. ``max_steps``: train at most this many
+        steps in all (a quick check of a set-up): the epochs stop there, each still validated.
         """
         train_set = self._inputs.dataset(train, "training")
         val_set = None if validation is None else self._inputs.dataset(validation, "validation")
-        data = FitData(train_set, val_set, self.config, self.parallel)
+        data = FitData(train_set, val_set, self.config, self.parallel, max_steps=max_steps)
+        epochs = data.epochs_within(epochs)
         session = self.create_training_session(
             name,
             epochs,
