@@ -8,12 +8,8 @@ step, sharded, replicated and on one device.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -94,54 +90,44 @@ WORKER = textwrap.dedent(
 )
 
 
-@cache
-def four_devices() -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-        "TRAINSCOPE_PEAK_TFLOPS": "1",
-        "TRAINSCOPE_PLUGINS": "",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("FOUND "))
-    found: dict[str, Any] = json.loads(line[len("FOUND ") :])
-    assert found["device_count"] == 4
-    return found
+@pytest.fixture
+def four_devices(on_four_devices: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return on_four_devices(WORKER, TRAINSCOPE_PLUGINS="")
 
 
 @pytest.mark.parametrize(("case", "parts"), [("data_parallel", 4), ("sharded_params", 4)])
-def test_a_sharded_step_counts_the_program_of_every_device(case: str, parts: int) -> None:
-    found = four_devices()[case]
+def test_a_sharded_step_counts_the_program_of_every_device(
+    case: str, parts: int, four_devices: dict[str, Any]
+) -> None:
+    found = four_devices[case]
     assert found["session"] == found["device_program"] * parts
     # the whole step: what one device computes alone (the optimizer update, replicated in a
     # data-parallel step, is done by each device; it is small here)
-    assert found["session"] == pytest.approx(four_devices()["one_device"], rel=0.05)
+    assert found["session"] == pytest.approx(four_devices["one_device"], rel=0.05)
 
 
-def test_a_replicated_step_counts_once() -> None:
-    found = four_devices()
+def test_a_replicated_step_counts_once(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     assert found["replicated"]["session"] == found["replicated"]["device_program"]
     assert found["replicated"]["session"] == pytest.approx(found["one_device"], rel=1e-6)
 
 
-def test_devices_that_hold_the_same_parts_count_once() -> None:
-    found = four_devices()["half_replicated"]
+def test_devices_that_hold_the_same_parts_count_once(four_devices: dict[str, Any]) -> None:
+    found = four_devices["half_replicated"]
     assert found["session"] == found["device_program"] * 2
 
 
 @pytest.mark.parametrize("case", ["data_parallel", "sharded_params", "replicated", "half_replicated"])
-def test_flops_per_second_and_mfu_follow_the_step_and_its_four_devices(case: str) -> None:
-    found = four_devices()[case]
+def test_flops_per_second_and_mfu_follow_the_step_and_its_four_devices(
+    case: str, four_devices: dict[str, Any]
+) -> None:
+    found = four_devices[case]
     end = found["end"]
     assert end["flops_per_second"] == pytest.approx(3 * found["session"] / end["elapsed"], rel=1e-9)
     # TRAINSCOPE_PEAK_TFLOPS=1 is the peak of one device; the compiled step runs on four
     assert end["mfu"] == pytest.approx(end["flops_per_second"] / 4e12, rel=1e-9)
 
 
-def test_the_devices_given_change_the_peak_not_the_flops() -> None:
-    found = four_devices()
+def test_the_devices_given_change_the_peak_not_the_flops(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     assert found["given_devices"] == found["data_parallel"]["session"]

@@ -7,12 +7,8 @@ JSON and the tests below assert on them.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -118,25 +114,15 @@ WORKER = textwrap.dedent(
 )
 
 
-@cache
-def four_devices() -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-        "TRAINSCOPE_PEAK_TFLOPS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("FOUND "))
-    found: dict[str, Any] = json.loads(line[len("FOUND ") :])
-    return found
+@pytest.fixture
+def four_devices(on_four_devices: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return on_four_devices(WORKER)
 
 
-def test_four_devices_follow_one_device_with_the_same_global_batch_and_seed() -> None:
-    found = four_devices()
+def test_four_devices_follow_one_device_with_the_same_global_batch_and_seed(
+    four_devices: dict[str, Any],
+) -> None:
+    found = four_devices
     assert found["device_count"] == 4
     one, four = found["run_1"], found["run_4"]
     assert len(one["losses"]) == len(four["losses"]) == 2 * (1437 // 32)
@@ -147,8 +133,8 @@ def test_four_devices_follow_one_device_with_the_same_global_batch_and_seed() ->
     assert four["history"][-1]["validation_accuracy"] > 0.85
 
 
-def test_the_batch_is_split_and_the_metrics_replicated() -> None:
-    found = four_devices()
+def test_the_batch_is_split_and_the_metrics_replicated(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     assert found["loss_copies_4"] == [4, True]  # the loss: a whole copy on every device
     assert found["predict_4"] == 5
     assert found["odd_batch_4"] == (
@@ -158,8 +144,8 @@ def test_the_batch_is_split_and_the_metrics_replicated() -> None:
     assert "odd_batch_1" not in found
 
 
-def test_a_batch_size_that_does_not_divide_names_both_numbers() -> None:
-    found = four_devices()
+def test_a_batch_size_that_does_not_divide_names_both_numbers(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     assert found["batch_error"] == (
         "batch size 30 does not divide evenly across the 4 devices: use a multiple of 4 "
         "(such as 28 or 32), or train on fewer devices"
@@ -168,16 +154,16 @@ def test_a_batch_size_that_does_not_divide_names_both_numbers() -> None:
     assert "Traceback" not in found["cli_odd"]
 
 
-def test_the_environment_records_every_device() -> None:
-    found = four_devices()
+def test_the_environment_records_every_device(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     assert found["run_4"]["devices"] == ["cpu:0", "cpu:1", "cpu:2", "cpu:3"]
     assert found["run_1"]["devices"] == ["cpu:0"]
     assert (found["run_4"]["device_count"], found["run_4"]["process_count"]) == (4, 1)
     assert "Trained MLP on 4 x cpu for 1 epoch in" in found["cli"]
 
 
-def test_flops_count_every_device_and_mfu_divides_by_all_of_them() -> None:
-    found = four_devices()
+def test_flops_count_every_device_and_mfu_divides_by_all_of_them(four_devices: dict[str, Any]) -> None:
+    found = four_devices
     for run in ("run_1", "run_4"):
         for throughput in found[run]["throughput"]:
             devices = found[run]["device_count"]
@@ -192,8 +178,8 @@ def test_flops_count_every_device_and_mfu_divides_by_all_of_them() -> None:
     assert per_example("run_4") == pytest.approx(per_example("run_1"), rel=0.05)
 
 
-def test_flax_and_equinox_models_train_alike_on_four_devices() -> None:
-    frameworks = four_devices()["frameworks"]
+def test_flax_and_equinox_models_train_alike_on_four_devices(four_devices: dict[str, Any]) -> None:
+    frameworks = four_devices["frameworks"]
     if frameworks is None:
         pytest.skip("flax or equinox is not installed")
     for name, (one, four) in frameworks.items():
