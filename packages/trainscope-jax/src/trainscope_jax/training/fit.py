@@ -150,8 +150,11 @@ def _train_epoch(
         transfer=steps.transfer,
     )
     batch_size = data.config.batch_size  # the global batch: every process's examples
+    limit = data.steps_of(epoch)
     with contextlib.closing(batches):
-        for step, (inputs, labels) in zip(range(1, data.steps_of(epoch) + 1), batches):
+        for step, (inputs, labels) in enumerate(batches, 1):
+            if step > limit:  # max_steps reached; without it every batch is taken, as always
+                break
             if step == 1 and epoch == 1:  # every fit has a session of its own
                 flops.hand_to(session, steps, data.config, inputs, labels)
             loss, accuracy, extras = steps.train(inputs, labels)
