@@ -8,19 +8,19 @@ processes train one run (``jax.distributed``) and process 0 reports it.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainscope import RunEndedError, RunInfo, Terminated, create_plugin_manager, hookimpl
+from trainscope import RunEndedError, Terminated, create_plugin_manager
 from trainscope.cli import CliContext
 from trainscope.log_files import log_directory_set
-from trainscope.signals import INTERRUPTED_EXIT_CODE, InterruptLatch
-from trainscope.status import StartupStatus
+from trainscope.signals import INTERRUPTED_EXIT_CODE
 from trainscope.values import INT64_MAX
+from trainscope_jax.command_types import Count, FiniteFloat, ImageSize
+from trainscope_jax.run_observer import RunObserver
 
 if TYPE_CHECKING:
     from trainscope_jax.data.datasets import Dataset
@@ -37,93 +37,9 @@ MAX_SEED = 2**32 - 1
 """The largest ``--seed``: seeds are 32-bit, as numpy and JAX keys take them everywhere."""
 
 
-class FiniteFloat(click.FloatRange):
-    """A float range that also refuses NaN and the infinities (which every comparison lets through)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-class Count(click.IntRange):
-    """An integer from ``min`` up, whose ceiling (a machine limit) is checked but not shown in ``--help``."""
-
-    def __init__(self, min: int, ceiling: int, why: str) -> None:
-        super().__init__(min=min)
-        self.ceiling = ceiling
-        self.why = why
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if number > self.ceiling:
-            self.fail(f"{number} is too large: {self.why} (at most {self.ceiling})", param, ctx)
-        return number
-
-
-class RunObserver:
-    """Keeps the run a command trained, so the command can say where its log went, and
-    raises a signal the command line received whose first exception was swallowed (see
-    :class:`~trainscope.signals.InterruptLatch`) at the run's next hook."""
-
-    def __init__(self, interrupts: InterruptLatch | None = None, status: StartupStatus | None = None) -> None:
-        self.run: RunInfo | None = None
-        self.interrupts = interrupts
-        self.status = status or StartupStatus()
-
-    def check_interrupts(self) -> None:
-        if self.interrupts is not None:
-            self.interrupts.check()
-
-    @hookimpl(tryfirst=True)
-    def trainscope_train_start(self, run: RunInfo) -> None:
-        self.status.clear()  # before the reporters print
-        self.run = run
-        self.check_interrupts()
-
-    @hookimpl
-    def trainscope_epoch_start(self) -> None:
-        self.check_interrupts()
-
-    @hookimpl
-    def trainscope_phase_start(self) -> None:
-        self.check_interrupts()
-
-    @hookimpl
-    def trainscope_progress(self) -> None:
-        self.check_interrupts()
-
-    def log_path(self) -> str | None:
-        """The run log's path when the jsonl reporter wrote one."""
-        return None if self.run is None else self.run.artifacts.get("jsonl")
-
-
 _VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
 QUIET_BLOCKS = ("arch", "tqdm", "summary")
 """The reporters ``--quiet`` blocks: those that print while the run goes."""
-
-
-class ImageSize(click.ParamType):  # type: ignore[type-arg]
-    """``HxW`` (``32x32``) or one number for square images."""
-
-    name = "HxW"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[int, int]:
-        if isinstance(value, tuple):
-            return value
-        parts = str(value).lower().split("x")
-        try:
-            sizes = [int(p) for p in parts]
-        except ValueError:
-            sizes = []
-        if len(sizes) == 1:
-            sizes *= 2
-        if len(sizes) != 2 or min(sizes) < 1:
-            self.fail(f"expected HEIGHTxWIDTH such as 32x32, got {value!r}", param, ctx)
-        return sizes[0], sizes[1]
 
 
 def start_processes(
