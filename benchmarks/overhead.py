@@ -176,9 +176,9 @@ def memory_growth(plugins: Sequence[str], steps: int = 100_000, probe: int = 10_
             for step in range(1, steps + 1):
                 session.update_training_progress(step, 0.5, 0.25)
                 if step == probe:
-                    session._flush(time.monotonic())  # measure with an empty buffer
+                    session.flush()  # measure with an empty buffer
                     at_probe = tracemalloc.get_traced_memory()[0]
-            session._flush(time.monotonic())
+            session.flush()
             at_end = tracemalloc.get_traced_memory()[0]
         return at_probe, at_end
     finally:

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,12 @@ import pytest
 
 from trainscope import (
     MetricValueError,
+    PhaseInfo,
     PluginFatalError,
     PluginWarning,
+    RunEndedError,
     StepOrderWarning,
+    StepRecord,
     TrainingSession,
     hookimpl,
 )
@@ -244,13 +248,10 @@ class Slow:
         self.clock.now += self.seconds
 
 
-def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_flush(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_reporter_slower_than_the_refresh_interval_does_not_make_every_step_flush() -> None:
     clock = FakeClock()
-    monkeypatch.setattr("trainscope.session._monotonic", clock)
     slow = Slow(clock, 0.1)  # as slow as the refresh interval
-    with TrainingSession("Net", 1, None, plugins=[slow], refresh_interval=0.1) as s:
+    with TrainingSession("Net", 1, None, plugins=[slow], refresh_interval=0.1, clock=clock) as s:
         s.start_epoch(1)
         for step in range(1, 2001):
             s.update_training_progress(step, 0.5)
@@ -359,19 +360,55 @@ def test_a_run_ended_on_another_thread_hears_nothing_after_and_its_own_end_waits
     """A multi-process run's peer watcher ends the run on its thread while training goes on."""
     reporter = SlowToClose()
     s = TrainingSession("Net", 1, None, plugins=[reporter], refresh_interval=0)
-    with s:
+    ended = pytest.raises(RunEndedError, match="ended as interrupted from another thread")
+    with ended as raised, s:
         s.start_epoch(1)
         s.update_training_progress(1, 0.5)
-        watcher = threading.Thread(
-            target=s.plugin_manager.train_end, args=(s.run, "interrupted", KeyboardInterrupt())
-        )
+        watcher = threading.Thread(target=s.end, args=("interrupted", KeyboardInterrupt()))
         watcher.start()
         assert reporter.closing.wait(10)
-        s.update_training_progress(2, 0.5)  # flushed: no reporter hears of it
-        s.finish_training_epoch()
+        s.update_training_progress(2, 0.5)  # refused, not silently dropped
+    assert isinstance(raised.value.cause, KeyboardInterrupt)
     # leaving the block ended the run on this thread too: that waited for the watcher's end
     assert reporter.closed.is_set()
     watcher.join(10)
     assert reporter.hooks() == ["train_start", "epoch_start", "phase_start", "progress", "train_end"]
     assert reporter.events[-1] == ("train_end", "interrupted")
     assert [record.step for _, _, record in reporter.records] == [1]
+
+
+class SlowToReport(Recorder):
+    """A reporter still handling a batch of steps when another thread ends the run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reporting = threading.Event()
+        self.go_on = threading.Event()
+
+    @hookimpl
+    def trainscope_progress(self, phase: PhaseInfo, records: Sequence[StepRecord]) -> None:
+        self.reporting.set()
+        assert self.go_on.wait(30)
+        super().trainscope_progress(phase, records)
+
+
+def test_an_end_from_another_thread_waits_for_the_hook_in_flight() -> None:
+    reporter = SlowToReport()
+    s = TrainingSession("Net", total_steps=10, plugins=[reporter], refresh_interval=0)
+
+    def train() -> None:
+        s.start_training()
+        s.update_training_progress(1, 0.5)  # the run's thread, now inside the reporter's progress
+
+    training = threading.Thread(target=train)
+    training.start()
+    assert reporter.reporting.wait(30)
+    ending = threading.Thread(target=s.end, args=("failed", RuntimeError("process 1 was lost")))
+    ending.start()
+    ending.join(0.2)  # it waits for the batch in flight: train_end must not cut into it
+    assert reporter.hooks() == ["train_start", "phase_start"]
+    reporter.go_on.set()
+    ending.join(30)
+    training.join(30)
+    assert reporter.hooks() == ["train_start", "phase_start", "progress", "train_end"]
+    assert reporter.events[-1] == ("train_end", "failed")

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from trainscope import PluginFatalError, TrainingSession, hookimpl
-from trainscope.plugins import RequiredPluginError
+from trainscope import PluginFatalError, RequiredPluginError, TrainingSession, hookimpl
 
 
 class RequiredLog:

@@ -57,29 +57,37 @@ def test_a_run_in_steps_validated_every_n_steps(recorder: Recorder) -> None:
     assert recorder.phase_means[-1] == ("train", 1, {"loss": 3.5})  # the whole phase
 
 
-def test_the_training_phase_is_one_object_paused_and_resumed() -> None:
-    phases: list[Any] = []
+def test_reporters_get_snapshots_of_the_training_phase_paused_and_resumed() -> None:
+    seen: list[tuple[str, Any]] = []
 
     class Watcher:
         from trainscope import hookimpl
 
         @hookimpl
         def trainscope_phase_start(self, phase: Any) -> None:
-            phases.append((phase, phase.training_step, [p.paused for p, _, _ in phases]))
+            seen.append(("start", phase))
+
+        @hookimpl
+        def trainscope_phase_end(self, phase: Any) -> None:
+            seen.append(("end", phase))
 
     with TrainingSession("Net", total_steps=4, plugins=[Watcher()], refresh_interval=0) as session:
         session.update_training_progress(1, 1.0)
         session.update_training_progress(2, 1.0)
         validate(session, 0.5)
         session.update_training_progress(3, 1.0)
-    train, validation = phases[0][0], phases[1][0]
-    assert phases[1][1] == 2  # the validation follows training step 2
-    assert phases[1][2] == [True]  # training was paused when the validation started
-    assert train.name == "train"
-    assert not train.paused
-    assert train.ended
-    assert train.steps == 3
-    assert validation.ended
+    assert [(hook, phase.name) for hook, phase in seen] == [
+        ("start", "train"),
+        ("start", "validation"),
+        ("end", "validation"),
+        ("end", "train"),
+    ]
+    train_start, validation, train_end = seen[0][1], seen[1][1], seen[3][1]
+    assert validation.training_step == 2  # the validation follows training step 2
+    # a snapshot keeps what the phase was at its hook: the session's own state moved on
+    assert (train_start.steps, train_start.ended) == (0, False)
+    assert train_end is not train_start
+    assert (train_end.steps, train_end.ended, train_end.paused) == (3, True, False)
 
 
 def test_validation_within_an_epoch_pauses_training_and_the_epoch_ends_once(recorder: Recorder) -> None:
@@ -142,8 +150,7 @@ def test_a_paused_phase_elapsed_time_leaves_out_the_validation(recorder: Recorde
         session.update_validation_progress(1, 1.0)
         session.finish_validation_epoch()
         session.update_training_progress(2, 1.0)
-    train = session._train
-    assert train is not None
+    (train,) = [phase for phase in recorder.ended_phases if phase.name == "train"]
     assert train.elapsed < 0.2
 
 
@@ -155,8 +162,7 @@ def test_a_phase_that_ends_paused_leaves_out_its_last_validation(recorder: Recor
         time.sleep(0.3)
         session.update_validation_progress(1, 1.0)
         session.finish_validation_epoch()
-    train = session._train
-    assert train is not None
+    (train,) = [phase for phase in recorder.ended_phases if phase.name == "train"]
     assert train.ended
     assert train.elapsed < 0.2
 

@@ -88,15 +88,14 @@ def test_examples_per_second_come_from_the_batch_sizes(recorder: Recorder) -> No
 
 
 @pytest.mark.parametrize("refresh_interval", [0, 3600])  # each step flushed alone, or all together
-def test_steps_without_a_batch_size_add_no_examples(refresh_interval: float) -> None:
-    with TrainingSession("Net", 1, 3, plugins=[], refresh_interval=refresh_interval) as session:
+def test_steps_without_a_batch_size_add_no_examples(refresh_interval: float, recorder: Recorder) -> None:
+    with TrainingSession("Net", 1, 3, plugins=[recorder], refresh_interval=refresh_interval) as session:
         session.start_epoch(1)
         session.update_training_progress(1, 1.0)
         session.update_training_progress(2, 1.0)
         session.update_training_progress(3, 1.0, batch_size=32)
         session.finish_training_epoch()
-        train = session._train
-        assert train is not None
+        (train,) = recorder.ended_phases
         assert train.examples == 32
 
 

@@ -12,8 +12,7 @@ import pytest
 import trainscope_jsonl.plugin as jsonl_plugin
 import trainscope_jsonl.schema as jsonl_schema
 import trainscope_jsonl.writer as jsonl_writer
-from trainscope import TrainingSession
-from trainscope.plugins import RequiredPluginError
+from trainscope import RequiredPluginError, TrainingSession
 from trainscope_jsonl import read_summary
 
 from .conftest import StrictLines

@@ -21,10 +21,10 @@ from trainscope.signals import INTERRUPTED_EXIT_CODE
 from trainscope.values import INT64_MAX
 from trainscope_jax.command_types import Count, FiniteFloat, ImageSize
 from trainscope_jax.run_observer import RunObserver
+from trainscope_jax.train_setup import devices_text, load_data, start_processes
 
 if TYPE_CHECKING:
-    from trainscope_jax.data.datasets import Dataset
-    from trainscope_jax.training.trainer import ModelTrainer
+    pass
 
 MODEL_CHOICES = ("catdog-cnn", "digits-cnn", "mlp")
 """Same as ``trainscope_jax.models.zoo.MODEL_NAMES`` (kept here so ``--help`` does not import JAX)."""
@@ -37,104 +37,8 @@ MAX_SEED = 2**32 - 1
 """The largest ``--seed``: seeds are 32-bit, as numpy and JAX keys take them everywhere."""
 
 
-_VALIDATION_FOLDERS = ("validation", "val", "valid", "test")
 QUIET_BLOCKS = ("arch", "tqdm", "summary")
 """The reporters ``--quiet`` blocks: those that print while the run goes."""
-
-
-def start_processes(
-    coordinator: str | None, num_processes: int | None, process_id: int | None, detect: bool
-) -> bool:
-    """Join the multi-process run the options describe (``jax.distributed``); nothing without them.
-
-    True when this process joined one.
-    """
-    given = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
-    if not detect and all(value is None for value in given.values()):
-        return False
-    missing = [name for name, value in given.items() if value is None]
-    if not detect and missing:
-        raise click.BadParameter(
-            f"several processes need --coordinator, --num-processes and --process-id together "
-            f"(missing {', '.join(missing)}), or --distributed on a cluster JAX detects (SLURM, Open MPI)",
-            param_hint=missing[0],
-        )
-    from trainscope_jax.training.distributed import (
-        DistributedError,
-        check_coordinator,
-        initialize_distributed,
-    )
-
-    if coordinator is not None:
-        try:
-            check_coordinator(coordinator)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--coordinator") from None
-    if process_id is not None and num_processes is not None and process_id >= num_processes:
-        raise click.BadParameter(
-            f"{process_id} is not one of 0..{num_processes - 1}: number the {num_processes} processes from 0",
-            param_hint="--process-id",
-        )
-    try:
-        initialize_distributed(coordinator, num_processes, process_id)
-    except DistributedError as exc:
-        raise click.ClickException(str(exc)) from None
-    return True
-
-
-def devices_text(trainer: ModelTrainer) -> str:
-    """What trained: ``cpu``, ``4 x cpu``, ``4 x cpu in 2 processes``."""
-    parallel, device = trainer.parallel, trainer.device_choice.device
-    if parallel.size == 1:
-        return device
-    processes = f" in {parallel.process_count} processes" if parallel.multi_process else ""
-    return f"{parallel.size} x {device}{processes}"
-
-
-def load_data(
-    data: str, image_size: tuple[int, int] | None, validation_split: float, seed: int
-) -> tuple[Dataset, Dataset]:
-    """(training, validation) for ``--data``: ``digits`` or a folder of class sub-folders.
-
-    A folder with ``train/`` and ``validation/`` (or ``val/``) sub-folders is used as
-    split; any other folder is split at random by ``validation_split``.
-    """
-    from trainscope_jax.data.datasets import ImageFolder, load_digits, random_split
-
-    if data == "digits":
-        if image_size is not None:
-            raise click.BadParameter(
-                "the embedded digits are 8x8 and are not resized: --image-size applies to image "
-                "folders only; leave it out",
-                param_hint="--image-size",
-            )
-        return load_digits()
-    root = Path(data).expanduser()
-    resize = image_size is not None
-    train_dir = root / "train"
-    val_dir = next((root / name for name in _VALIDATION_FOLDERS if (root / name).is_dir()), None)
-    if val_dir is not None and not train_dir.is_dir():
-        raise click.BadParameter(
-            f"'{root}' has a {val_dir.name}/ folder but no train/ folder: put the training "
-            f"images in '{train_dir}' (one sub-folder per class), or rename '{val_dir}' if "
-            f"{val_dir.name!r} is a class",
-            param_hint="--data",
-        )
-    if train_dir.is_dir() and val_dir is None:
-        return random_split(ImageFolder(train_dir, image_size, resize=resize), validation_split, seed=seed)
-    if train_dir.is_dir() and val_dir is not None:
-        train = ImageFolder(train_dir, image_size, resize=resize)
-        size = train.image_size
-        validation = ImageFolder(val_dir, size, resize=resize)
-        if validation.class_names != train.class_names:
-            raise click.BadParameter(
-                f"'{val_dir}' has classes {list(validation.class_names)} but '{train_dir}' has "
-                f"{list(train.class_names)}: use the same class folders in both",
-                param_hint="--data",
-            )
-        return train, validation
-    folder = ImageFolder(root, image_size, resize=resize)
-    return random_split(folder, validation_split, seed=seed)
 
 
 @click.command("train", short_help="Train a model with every enabled reporter.")
@@ -371,4 +275,4 @@ def _train(
         click.echo(f"Run log: {logged}")  # the summary reporter, when on, lists every file the run wrote
 
 
-__all__ = ["ImageSize", "devices_text", "load_data", "start_processes", "train_command"]
+__all__ = ["MAX_SEED", "MODEL_CHOICES", "OPTIMIZER_CHOICES", "PLATFORM_CHOICES", "QUIET_BLOCKS", "train_command"]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from trainscope.background import BackgroundWorker, WorkerTimeoutError
 from trainscope.global_step import GlobalStep
 from trainscope.hookspecs import hookimpl
 from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import MetricValueError
-from trainscope.plugins import (
+from trainscope.plugin_types import (
     PluginError,
     PluginFatalError,
     PluginInfo,
-    PluginManager,
     PluginWarning,
     RequiredPluginError,
-    create_plugin_manager,
 )
+from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,
@@ -32,6 +29,7 @@ from trainscope.signals import Terminated
 from trainscope.spec import LayerSpec, ModelSpec
 from trainscope.text import encodable, format_si, printable
 from trainscope.throughput import PEAK_TFLOPS, Throughput, peak_flops, step_flops
+from trainscope.version import __version__
 
 __all__ = [
     "PEAK_TFLOPS",

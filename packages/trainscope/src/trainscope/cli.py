@@ -15,10 +15,10 @@ from typing import TextIO
 
 import click
 
-from trainscope import __version__
 from trainscope import environment_variables as env_vars
 from trainscope.log_files import log_directory_set
-from trainscope.plugins import PluginFatalError, PluginManager, PluginWarning, create_plugin_manager
+from trainscope.plugin_types import PluginFatalError, PluginWarning
+from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.signals import (
     HANDLED_SIGNALS,
     INTERRUPTED_EXIT_CODE,
@@ -30,6 +30,7 @@ from trainscope.signals import (
 )
 from trainscope.status import StartupStatus
 from trainscope.text import printable
+from trainscope.version import __version__
 
 
 @dataclass

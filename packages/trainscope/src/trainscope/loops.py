@@ -21,17 +21,50 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
-if TYPE_CHECKING:
-    from trainscope.run import PhaseName
-    from trainscope.session import TrainingSession
+from trainscope.run import PhaseName, RunInfo
 
 StepFunction = Callable[..., Any]
 BatchSize = int | Callable[..., int | None] | None
 
 
-def epochs(session: TrainingSession, start: int = 1) -> Iterator[int]:
+class LoopSession(Protocol):
+    """What the loop helpers need of a session (:class:`trainscope.TrainingSession` is one)."""
+
+    run: RunInfo
+
+    @property
+    def in_steps(self) -> bool: ...
+    def start_training(self) -> None: ...
+    def start_epoch(self, epoch: int) -> None: ...
+    def print_epoch_summary(self) -> None: ...
+    def enter_phase(self, phase: PhaseName) -> None: ...
+    def next_step(self, phase: PhaseName) -> int: ...
+    def report_results(self, results: Mapping[str, Any]) -> None: ...
+    def update_training_progress(
+        self,
+        step: int,
+        loss: Any = None,
+        accuracy: Any = None,
+        /,
+        *,
+        batch_size: int | None = None,
+        **metrics: Any,
+    ) -> None: ...
+    def update_validation_progress(
+        self,
+        step: int,
+        loss: Any = None,
+        accuracy: Any = None,
+        /,
+        *,
+        batch_size: int | None = None,
+        **metrics: Any,
+    ) -> None: ...
+
+
+def epochs(session: LoopSession, start: int = 1) -> Iterator[int]:
     """The epochs ``start``..``run.epochs`` of ``session``; see :meth:`TrainingSession.epochs`."""
     if session.in_steps:
         raise ValueError("epochs() called in a run declared in steps: loop over your batches instead")
@@ -45,7 +78,7 @@ def epochs(session: TrainingSession, start: int = 1) -> Iterator[int]:
 
 
 def wrap_step(
-    session: TrainingSession,
+    session: LoopSession,
     phase: PhaseName,
     step_function: StepFunction,
     metrics: Any,
@@ -62,7 +95,7 @@ def wrap_step(
 
     @functools.wraps(step_function)
     def step(*args: Any, **kwargs: Any) -> Any:
-        session._enter_phase_for_helper(phase)
+        session.enter_phase(phase)
         result = step_function(*args, **kwargs)
         reported = metrics.compute() if metrics is not None else (values or _identity)(result)
         size = batch_size(*args, **kwargs) if callable(batch_size) else batch_size
@@ -75,6 +108,54 @@ def wrap_step(
         return result
 
     return step
+
+
+class LoopHelpers:
+    """The loop helpers as methods: :class:`trainscope.TrainingSession` has them (it inherits them
+    from here, where the helpers live, so that they need nothing of the session's own)."""
+
+    def training_step(
+        self,
+        step_function: StepFunction,
+        *,
+        metrics: Any = None,
+        values: Callable[[Any], Any] | None = None,
+        batch_size: BatchSize = None,
+    ) -> StepFunction:
+        """Wrap a training step function so that each call reports one training step.
+
+        :param metrics: an object with ``compute()`` returning the running metrics (an
+            ``nnx.MultiMetric``, a clu collection); read after each call.
+        :param values: picks the metrics out of what the function returns (for example
+            ``lambda out: {"loss": out[1]}``); by default the return value itself: a loss,
+            ``(loss, accuracy)`` or a dict of metrics.
+        :param batch_size: the number of examples of a step (an int, or a function of the
+            step's arguments); by default the leading dimension of the batch, the last
+            positional argument (or the first array in it). Weighs the step in the means.
+        """
+        return wrap_step(cast("LoopSession", self), "train", step_function, metrics, values, batch_size)
+
+    def validation_step(
+        self,
+        step_function: StepFunction,
+        *,
+        metrics: Any = None,
+        values: Callable[[Any], Any] | None = None,
+        batch_size: BatchSize = None,
+    ) -> StepFunction:
+        """Wrap a validation step function so that each call reports one validation step;
+        the arguments are those of :meth:`training_step`.
+
+        The first call after training steps starts a validation (pausing training in the
+        middle of an epoch, or in a run declared in steps); it ends at the next training
+        step, at the epoch's end or when the run ends.
+        """
+        return wrap_step(cast("LoopSession", self), "validation", step_function, metrics, values, batch_size)
+
+    def epochs(self, start: int = 1) -> Iterator[int]:
+        """The epoch numbers from ``start`` to ``epochs``: each one started before it is yielded
+        and ended (with its summary) when the loop comes back for the next."""
+        return epochs(cast("LoopSession", self), start)
 
 
 def _identity(value: Any) -> Any:
@@ -139,4 +220,4 @@ def infer_batch_size(args: Sequence[Any]) -> int | None:
     return None
 
 
-__all__ = ["epochs", "infer_batch_size", "wrap_step"]
+__all__ = ["LoopHelpers", "LoopSession", "epochs", "infer_batch_size", "wrap_step"]

@@ -20,7 +20,7 @@ from trainscope.hookspecs import PROJECT_NAME, hookimpl
 from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
 from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import check_metric_name
-from trainscope.plugins import PluginFatalError, RequiredPluginError, warn_plugin
+from trainscope.plugin_types import PluginFatalError, RequiredPluginError, warn_plugin
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -16,101 +14,25 @@ import pluggy
 from trainscope import environment_variables as env_vars
 from trainscope import hookspecs
 from trainscope.hookspecs import PROJECT_NAME
+from trainscope.plugin_types import (
+    PluginError,
+    PluginFatalError,
+    PluginInfo,
+    RequiredPluginError,
+    is_required,
+    parse_name_list,
+    runs_on_every_process,
+    warn_plugin,
+    writes_to_an_external_store,
+)
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
     import click
 
 
-class PluginError(Exception):
-    """A plugin cannot be used as written (for example, a misspelt hook name)."""
-
-
-class PluginFatalError(PluginError):
-    """Raised by a plugin that cannot do what the user asked of it (an unwritable log folder).
-
-    Unlike any other exception from a hook, it is not contained: it ends the run as
-    ``failed``. Raise it in ``trainscope_train_start`` so the run stops before training.
-    """
-
-
-class RequiredPluginError(PluginFatalError):
-    """A required plugin (``trainscope_required = True``) raised: the run ends as ``failed``.
-
-    The plugin's own exception is its ``__cause__``.
-    """
-
-    @classmethod
-    def after(cls, name: str, hook_name: str, exc: Exception) -> RequiredPluginError:
-        """The error for ``exc``, raised by plugin ``name`` in ``hook_name``."""
-        try:
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        except Exception:  # noqa: BLE001 - an exception whose text cannot be made
-            detail = type(exc).__name__
-        error = cls(
-            f"trainscope: the required plugin {name!r} raised in {hook_name}, so the run is stopped: {detail}"
-        )
-        error.__cause__ = exc
-        return error
-
-
-class PluginWarning(UserWarning):
-    """A plugin could not be loaded, or was disabled after it raised."""
-
-
-@dataclass
-class PluginInfo:
-    """What ``trainscope plugins`` shows about one plugin."""
-
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    hooks: list[str] = field(default_factory=list)
-    enabled: bool = True
-    reason: str | None = None
-    """Why the plugin is not enabled; None when it is."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "hooks": self.hooks,
-            "enabled": self.enabled,
-            "reason": self.reason,
-        }
-
-
-def parse_name_list(value: str | None) -> list[str]:
-    """Split a comma-separated list of plugin names, dropping blanks; names are lower-cased
-    (entry-point names are compared without regard to case)."""
-    return [name.strip().lower() for name in (value or "").split(",") if name.strip()]
-
-
-def warn_plugin(message: str) -> None:
-    """Issue a :class:`PluginWarning` shown as one line, without a line of trainscope's source.
-
-    The warning goes through the usual filters (``-W error::trainscope.PluginWarning`` works).
-    """
-    warnings.warn_explicit(message, PluginWarning, filename="trainscope", lineno=0, module="trainscope")
-
-
-TRAIN_END_WAIT = 60.0
-"""Seconds a second ``train_end`` of a run waits for the first, running on another thread."""
-
-
 _NOT_CALLING = object()
 """No hook call is in progress on this thread."""
-
-
-class _RunEnd:
-    """A run whose ``train_end`` has started: on which thread, and whether every reporter got it."""
-
-    __slots__ = ("done", "thread")
-
-    def __init__(self) -> None:
-        self.thread = threading.get_ident()
-        self.done = threading.Event()
 
 
 def _truthy(value: str | None) -> bool:
@@ -135,9 +57,6 @@ class PluginManager:
         self.pluggy = pluggy.PluginManager(PROJECT_NAME)
         self.pluggy.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
-        self._ended: dict[str, _RunEnd] = {}
-        """Runs whose ``train_end`` has started, by run id: no other hook of theirs is called."""
-        self._ended_lock = threading.Lock()
         self._errors = threading.local()
         """The first error of the hook call in progress, per thread (a peer watcher calls too)."""
 
@@ -332,85 +251,31 @@ class PluginManager:
     def train_start(self, run: RunInfo) -> None:
         self._call("trainscope_train_start", run=run)
 
-    # The run's other hooks are skipped once its ``train_end`` has started, possibly on
-    # another thread (a multi-process run's peer watcher ends it while the training thread
-    # still runs): no reporter hears of a run after it was told the run ended.
-
     def epoch_start(self, run: RunInfo, epoch: int) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_epoch_start", run=run, epoch=epoch)
+        self._call("trainscope_epoch_start", run=run, epoch=epoch)
 
     def phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_phase_start", run=run, phase=phase)
+        self._call("trainscope_phase_start", run=run, phase=phase)
 
     def progress(self, run: RunInfo, phase: PhaseInfo, records: StepRecords) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_progress", run=run, phase=phase, records=records)
+        self._call("trainscope_progress", run=run, phase=phase, records=records)
 
     def phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_phase_end", run=run, phase=phase)
+        self._call("trainscope_phase_end", run=run, phase=phase)
 
     def evaluation_end(self, run: RunInfo, summary: EvaluationSummary) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_evaluation_end", run=run, summary=summary)
+        self._call("trainscope_evaluation_end", run=run, summary=summary)
 
     def epoch_end(self, run: RunInfo, epoch: int, summary: EpochSummary) -> None:
-        if run.run_id not in self._ended:
-            self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
+        self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
 
     def train_end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
-        """Call ``trainscope_train_end`` once per run: a later call does nothing.
-
-        A later call from another thread first waits (up to :data:`TRAIN_END_WAIT` seconds)
-        until every reporter got the first, so that the thread cannot end the process
-        while another is still closing a reporter's files.
-        """
-        with self._ended_lock:
-            first = self._ended.get(run.run_id)
-            if first is None:
-                self._ended[run.run_id] = ending = _RunEnd()
-        if first is not None:
-            if first.thread != threading.get_ident():
-                first.done.wait(TRAIN_END_WAIT)
-            return
-        try:
-            self._call("trainscope_train_end", run=run, status=status, error=error)
-        finally:
-            ending.done.set()
+        """Call ``trainscope_train_end`` (the session calls it once per run, on any thread:
+        see :meth:`trainscope.TrainingSession.end`)."""
+        self._call("trainscope_train_end", run=run, status=status, error=error)
 
     def register_commands(self, cli: click.Group) -> None:
         self._call("trainscope_register_commands", cli=cli)
-
-
-ALL_PROCESSES_ATTRIBUTE = "trainscope_all_processes"
-"""A plugin (module, class or instance) with this attribute set to True runs on every process."""
-
-
-def runs_on_every_process(plugin: object) -> bool:
-    """True for a plugin that opted in to run on every process of a multi-process run."""
-    return getattr(plugin, ALL_PROCESSES_ATTRIBUTE, False) is True
-
-
-REQUIRED_ATTRIBUTE = "trainscope_required"
-"""A plugin (module, class or instance) with this attribute set to True is required: any
-exception from it ends the run as ``failed`` instead of disabling the plugin."""
-
-
-def is_required(plugin: object) -> bool:
-    """True for a plugin whose failures are fatal for the run (a log the user asked for)."""
-    return getattr(plugin, REQUIRED_ATTRIBUTE, False) is True
-
-
-EXTERNAL_STORE_ATTRIBUTE = "trainscope_external_store"
-"""A plugin with this attribute set to True writes to a store of its own, outside the run-file
-folder (a tracking server or database): ``trainscope demo`` leaves it out unless asked to keep files."""
-
-
-def writes_to_an_external_store(plugin: object) -> bool:
-    """True for a plugin that writes outside ``TRAINSCOPE_LOG_DIR`` (see :data:`EXTERNAL_STORE_ATTRIBUTE`)."""
-    return getattr(plugin, EXTERNAL_STORE_ATTRIBUTE, False) is True
 
 
 def _object_name(plugin: object, taken: pluggy.PluginManager) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
@@ -59,9 +59,13 @@ class RunInfo:
     """Files reporters write for this run, by name (the jsonl reporter adds ``"jsonl"``,
     its log's path), so that other reporters and the caller can find them."""
 
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    """The monotonic clock the session times the run with (``time.monotonic`` unless the
+    session was given another)."""
+
     def elapsed(self) -> float:
         """Seconds since the run started, from the monotonic clock."""
-        return time.monotonic() - self.start_monotonic
+        return self.clock() - self.start_monotonic
 
 
 class StepRecord(NamedTuple):

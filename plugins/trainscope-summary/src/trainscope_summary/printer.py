@@ -58,6 +58,18 @@ class EpochSummaryPrinter:
     @hookimpl
     def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:
         self._setup.setdefault(run.run_id, run.elapsed())
+        self._keep_training(run, phase)
+
+    @hookimpl
+    def trainscope_progress(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._keep_training(run, phase)
+
+    @hookimpl
+    def trainscope_phase_end(self, run: RunInfo, phase: PhaseInfo) -> None:
+        self._keep_training(run, phase)
+
+    def _keep_training(self, run: RunInfo, phase: PhaseInfo) -> None:
+        """Keep the latest snapshot of a run in steps' training phase (its last step ends the run)."""
         if run.epochs is None and phase.name == "train":
             self._training[run.run_id] = phase
 

@@ -67,9 +67,8 @@ class TqdmReporter:
     ) -> None:
         self._runs: dict[str, tuple[BarOptions, TextIO]] = {}
         self._bars: dict[str, ProgressBar] = {}
-        self._paused: dict[str, tuple[PhaseInfo, ProgressBar]] = {}
+        self._paused: dict[str, ProgressBar] = {}
         """A training bar paused by a validation in the middle of training, by run."""
-        self._training_phases: dict[str, PhaseInfo] = {}
         self._waiting: set[str] = set()
         """Runs whose first phase has not had a step yet."""
         self.configure(
@@ -115,11 +114,11 @@ class TqdmReporter:
     def _bar_of(self, run: RunInfo, phase: PhaseInfo) -> ProgressBar | None:
         """The bar of ``phase``: a paused training bar is put back on screen first."""
         paused = self._paused.get(run.run_id)
-        if paused is not None and paused[0] is phase:
+        if paused is not None and phase.name == "train":  # a run has one training phase at a time
             del self._paused[run.run_id]
             self._close_bar(run)
-            paused[1].resume()
-            self._bars[run.run_id] = paused[1]
+            paused.resume()
+            self._bars[run.run_id] = paused
         return self._bars.get(run.run_id)
 
     # -- hooks -----------------------------------------------------------------
@@ -139,14 +138,12 @@ class TqdmReporter:
             # a validation in the middle of training: the training bar waits off screen
             current.pause()
             training_total = current.total
-            self._paused[run.run_id] = (self._training_phases.get(run.run_id, phase), current)
+            self._paused[run.run_id] = current
             del self._bars[run.run_id]
             position = 0  # the line the training bar left, not the one below it
         self._close_bar(run)
         options, file = self._runs.get(run.run_id) or self._start_run(run)
         _flush_stdout()
-        if phase.name == "train":
-            self._training_phases[run.run_id] = phase
         self._bars[run.run_id] = bar = ProgressBar(
             phase_description(run, phase, training_total),
             phase.total,
@@ -177,8 +174,7 @@ class TqdmReporter:
         self._close_bar(run)  # a failed or interrupted run leaves its bar where it stopped
         paused = self._paused.pop(run.run_id, None)
         if paused is not None:
-            paused[1].resume()
-            paused[1].finish()
-        self._training_phases.pop(run.run_id, None)
+            paused.resume()
+            paused.finish()
         self._runs.pop(run.run_id, None)
         self._waiting.discard(run.run_id)

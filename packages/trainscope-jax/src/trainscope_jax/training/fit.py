@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trainscope import EpochSummary, TrainingSession, hookimpl
+from trainscope import EpochSummary, TrainingSession
 from trainscope.values import check_count
 from trainscope_jax.data.datasets import Dataset
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.config import TrainerConfig
-from trainscope_jax.training.peers import PeerWatch, watch_peers
+from trainscope_jax.training.peers import watch_peers
 from trainscope_jax.training.run_report import StepFlops
 from trainscope_jax.training.sharding import DataParallel
 from trainscope_jax.training.steps import TrainingSteps
@@ -119,8 +119,6 @@ def fit_epochs(
     ``on_end`` runs once the run has ended, however it ended.
     """
     history = FitHistory()
-    epochs_ended = _EpochSummaries()
-    session.plugin_manager.register(epochs_ended, name=_EPOCH_SUMMARIES)
     watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
     try:
         with session:
@@ -133,9 +131,9 @@ def fit_epochs(
                     _validate(session, steps, data, data.validation, data.validation_batches)
                     session.finish_validation_epoch()
                 session.print_epoch_summary()
-                history.epochs.append(_epoch_result(epoch, epochs_ended.summaries[-1]))
+                history.epochs.append(_epoch_result(epoch, session.epoch_summaries[-1]))
     finally:
-        _unregister_fit_plugins(session, watch)
+        session.plugin_manager.unregister(watch)
         on_end()
     return history
 
@@ -183,30 +181,6 @@ def _validate(
             loss, accuracy, extras = steps.eval_step(state.params, state.model_state, inputs, labels, mask)
             examples = len(batches[step - 1])
             session.update_validation_progress(step, loss, accuracy, batch_size=examples, **extras)
-
-
-_EPOCH_SUMMARIES = "trainscope-jax-history"
-
-
-class _EpochSummaries:
-    """Every epoch's summary, from which ``fit`` builds its history. It runs on every
-    process: each returns the same (global) history."""
-
-    trainscope_all_processes = True
-
-    def __init__(self) -> None:
-        self.summaries: list[EpochSummary] = []
-
-    @hookimpl
-    def trainscope_epoch_end(self, summary: EpochSummary) -> None:
-        self.summaries.append(summary)
-
-
-def _unregister_fit_plugins(session: TrainingSession, watch: PeerWatch) -> None:
-    """Remove the plugins ``fit_epochs`` registered on the session, leaving their names usable
-    (a later fit with the same ``plugin_manager`` registers them again)."""
-    session.plugin_manager.unregister(name=_EPOCH_SUMMARIES)
-    session.plugin_manager.unregister(watch)
 
 
 def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:
