@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import trainscope
+from trainscope.plugin_api import architecture_text
 from trainscope import LayerSpec, ModelSpec, RunInfo
 from trainscope_jsonl import SCHEMA_VERSION, LogDirectoryError, read_run
 
@@ -71,6 +72,9 @@ def test_normal_run_writes_every_event_in_order(log_dir: Path, strict_lines: Str
     assert start["config"] == {"learning_rate": 0.01, "path": "data"}
     assert start["model"]["total_params"] == 10
     assert start["model"]["total_bytes"] == SPEC.total_bytes
+    # the model as the architecture printer (installed here) prints it, for readers of the log
+    assert start["architecture"] == architecture_text("Tiny CNN", SPEC)
+    assert "(fc): Linear(4, 2)" in start["architecture"]
     assert start["environment"]["trainscope"] == trainscope.__version__
     assert end["status"] == "completed"
     assert end["error"] is None

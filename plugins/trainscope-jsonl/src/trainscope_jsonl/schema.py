@@ -17,6 +17,7 @@ from trainscope.plugin_api import (
     RunInfo,
     RunStatus,
     Throughput,
+    architecture_text,
 )
 from trainscope.plugin_api import (
     error_text as core_error_text,
@@ -79,6 +80,7 @@ def run_start(run: RunInfo) -> dict[str, Any]:
         "validation_steps": run.validation_steps,
         "config": run.config,
         "model": model_summary(run.model),
+        "architecture": None if run.model is None else architecture_text(run.name, run.model),
         "environment": run.environment,
     }
 
