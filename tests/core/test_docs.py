@@ -34,5 +34,6 @@ def test_hook_names_are_the_designed_ones() -> None:
         "trainscope_epoch_end",
         "trainscope_evaluation_end",
         "trainscope_train_end",
+        "trainscope_alert",
         "trainscope_register_commands",
     }

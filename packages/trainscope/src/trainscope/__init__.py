@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from trainscope.background import BackgroundWorker, WorkerTimeoutError
 from trainscope.global_step import GlobalStep
+from trainscope.health import Alert, PhaseHealth
+from trainscope.health.alerts import MetricAlertError
 from trainscope.hookspecs import hookimpl
 from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import MetricValueError
@@ -33,13 +35,16 @@ from trainscope.version import __version__
 
 __all__ = [
     "PEAK_TFLOPS",
+    "Alert",
     "BackgroundWorker",
     "EpochSummary",
     "EvaluationSummary",
     "GlobalStep",
     "LayerSpec",
+    "MetricAlertError",
     "MetricValueError",
     "ModelSpec",
+    "PhaseHealth",
     "PhaseInfo",
     "PluginError",
     "PluginFatalError",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from trainscope.health.alerts import Alert
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
@@ -134,6 +135,21 @@ def trainscope_phase_end(run: RunInfo, phase: PhaseInfo) -> None:
 
     :param run: the run.
     :param phase: the finished phase (``phase.ended`` is True, ``phase.elapsed`` its duration).
+    """
+
+
+# -- health --------------------------------------------------------------------
+
+
+@hookspec
+def trainscope_alert(run: RunInfo, alert: Alert) -> None:
+    """Called at once when a flushed batch raises an alert: the first NaN or infinity of a
+    metric, or a training loss spike (see the run-health guide for the rules). It follows
+    the ``trainscope_progress`` of that batch.
+
+    :param run: the run.
+    :param alert: what was found: ``kind``, ``metric``, ``phase``, ``epoch``, ``step``,
+        ``value``, and ``message`` (one line to show).
     """
 
 

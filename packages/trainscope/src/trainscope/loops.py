@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
+from trainscope.health.tracker import RunHealth
 from trainscope.run import PhaseName, RunInfo
 
+T = TypeVar("T")
+R = TypeVar("R")
 StepFunction = Callable[..., Any]
 BatchSize = int | Callable[..., int | None] | None
 
@@ -34,6 +37,8 @@ class LoopSession(Protocol):
 
     run: RunInfo
 
+    @property
+    def health(self) -> RunHealth: ...
     @property
     def in_steps(self) -> bool: ...
     def start_training(self) -> None: ...
@@ -93,11 +98,15 @@ def wrap_step(
         )
     update = session.update_training_progress if phase == "train" else session.update_validation_progress
 
+    clock, health = session.run.clock, session.health
+
     @functools.wraps(step_function)
     def step(*args: Any, **kwargs: Any) -> Any:
         session.enter_phase(phase)
+        called = health.step_called(clock())  # the loop's work since the last step: a data wait
         result = step_function(*args, **kwargs)
         reported = metrics.compute() if metrics is not None else (values or _identity)(result)
+        health.step_returned(called, clock())
         size = batch_size(*args, **kwargs) if callable(batch_size) else batch_size
         if size is None and batch_size is None:
             size = infer_batch_size(args)
@@ -156,6 +165,45 @@ class LoopHelpers:
         """The epoch numbers from ``start`` to ``epochs``: each one started before it is yielded
         and ended (with its summary) when the loop comes back for the next."""
         return epochs(cast("LoopSession", self), start)
+
+    def timed_batches(self, batches: Iterable[T]) -> Iterator[T]:
+        """``batches`` as they come, each wait for the next one counted as waiting for data: what
+        tells an input-bound run (``fit`` and the loop helpers count it themselves)."""
+        return timed_batches(cast("LoopSession", self), batches)
+
+    def timed_step(self, step_function: Callable[..., R]) -> Callable[..., R]:
+        """``step_function``, each call counted as waiting for the device (a dispatch waits when
+        the device is behind): what tells a compute-bound run."""
+        return timed_step(cast("LoopSession", self), step_function)
+
+
+def timed_batches(session: LoopSession, batches: Iterable[T]) -> Iterator[T]:
+    """``batches``, the time the loop waits for each one told to the session as a data wait."""
+    clock, health = session.run.clock, session.health
+    iterator = iter(batches)
+    while True:
+        started = clock()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        health.record_wait("data", clock() - started)
+        yield batch
+
+
+def timed_step(session: LoopSession, step_function: Callable[..., R]) -> Callable[..., R]:
+    """``step_function``, the time of each call told to the session as a device wait."""
+    clock, health = session.run.clock, session.health
+
+    @functools.wraps(step_function)
+    def step(*args: Any, **kwargs: Any) -> R:
+        started = clock()
+        try:
+            return step_function(*args, **kwargs)
+        finally:
+            health.record_wait("device", clock() - started)
+
+    return step
 
 
 def _identity(value: Any) -> Any:
@@ -220,4 +268,12 @@ def infer_batch_size(args: Sequence[Any]) -> int | None:
     return None
 
 
-__all__ = ["LoopHelpers", "LoopSession", "epochs", "infer_batch_size", "wrap_step"]
+__all__ = [
+    "LoopHelpers",
+    "LoopSession",
+    "epochs",
+    "infer_batch_size",
+    "timed_batches",
+    "timed_step",
+    "wrap_step",
+]

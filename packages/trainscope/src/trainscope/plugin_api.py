@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 import trainscope.environment_variables as environment_variables
 from trainscope.background import BackgroundWorker, WorkerTimeoutError
 from trainscope.global_step import GlobalStep
+from trainscope.health import Alert, PhaseHealth
 from trainscope.hookspecs import PROJECT_NAME, hookimpl
 from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
 from trainscope.metric_names import is_accuracy_like
@@ -33,7 +34,7 @@ from trainscope.run import (
 )
 from trainscope.spec import LayerSpec, ModelSpec
 from trainscope.spec_text import plain_architecture
-from trainscope.text import encodable, format_si, printable
+from trainscope.text import encodable, format_seconds, format_si, printable
 from trainscope.throughput import Throughput
 from trainscope.values import HyperParameter, error_text, flatten_config
 
@@ -88,6 +89,7 @@ class PerRun(Generic[T]):
 __all__ = [
     "ARCHITECTURE_PLUGIN",
     "DEFAULT_LOG_DIR",
+    "Alert",
     "BackgroundWorker",
     "EpochSummary",
     "EvaluationSummary",
@@ -96,6 +98,7 @@ __all__ = [
     "LayerSpec",
     "ModelSpec",
     "PerRun",
+    "PhaseHealth",
     "PhaseInfo",
     "PhaseName",
     "PluginFatalError",
@@ -112,6 +115,7 @@ __all__ = [
     "environment_variables",
     "error_text",
     "flatten_config",
+    "format_seconds",
     "format_si",
     "hookimpl",
     "is_accuracy_like",

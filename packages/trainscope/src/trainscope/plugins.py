@@ -13,6 +13,7 @@ import pluggy
 
 from trainscope import environment_variables as env_vars
 from trainscope import hookspecs
+from trainscope.health.alerts import Alert
 from trainscope.hookspecs import PROJECT_NAME
 from trainscope.plugin_types import (
     PluginError,
@@ -268,6 +269,9 @@ class PluginManager:
 
     def epoch_end(self, run: RunInfo, epoch: int, summary: EpochSummary) -> None:
         self._call("trainscope_epoch_end", run=run, epoch=epoch, summary=summary)
+
+    def alert(self, run: RunInfo, alert: Alert) -> None:
+        self._call("trainscope_alert", run=run, alert=alert)
 
     def train_end(self, run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
         """Call ``trainscope_train_end`` (the session calls it once per run, on any thread:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
+from trainscope.health.figures import PhaseHealth
 from trainscope.spec import ModelSpec
 from trainscope.throughput import Throughput
 
@@ -185,6 +186,8 @@ class PhaseInfo:
     """For an ended training phase: examples/s, FLOP/s, MFU and peak memory, where known."""
     training_step: int | None = None
     """For a validation in the middle of training: the last training step before it."""
+    health: PhaseHealth | None = None
+    """For an ended phase: its step times, what the loop waited for, and the verdict."""
 
     @property
     def rate(self) -> float | None:
@@ -211,6 +214,12 @@ class EvaluationSummary:
     """Seconds since the previous evaluation (or the start of the run)."""
     throughput: Throughput | None = None
     """The training since the previous evaluation: examples/s, FLOP/s, MFU, peak memory."""
+    health: PhaseHealth | None = None
+    """The training since the previous evaluation: step times, waits, verdict."""
+    run_elapsed: float | None = None
+    """Seconds since the run started."""
+    run_eta: float | None = None
+    """Seconds the whole run still has to go, validations included (None when its total is unknown)."""
 
 
 @dataclass(frozen=True)
@@ -227,3 +236,9 @@ class EpochSummary:
     """Seconds the epoch took."""
     throughput: Throughput | None = None
     """The epoch's training: examples/s, FLOP/s, MFU and peak memory, where known."""
+    health: PhaseHealth | None = None
+    """The epoch's training: step times, what the loop waited for, and the verdict."""
+    run_elapsed: float | None = None
+    """Seconds since the run started."""
+    run_eta: float | None = None
+    """Seconds the whole run still has to go, validations included (None after the last epoch)."""

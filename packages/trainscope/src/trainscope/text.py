@@ -44,4 +44,18 @@ def format_si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-__all__ = ["encodable", "format_si", "printable"]
+def format_seconds(seconds: float | None) -> str:
+    """A short time with 3 significant digits: ``3.40 us``, ``12.1 ms``, ``1.25 s``, ``4m 21s``
+    (``?`` for None)."""
+    if seconds is None:
+        return "?"
+    if seconds >= 60:
+        minutes, secs = divmod(round(seconds), 60)
+        return f"{minutes}m {secs:02d}s"
+    for factor, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+__all__ = ["encodable", "format_seconds", "format_si", "printable"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import trainscope.session.arguments as arguments
 from trainscope import loops
+from trainscope.health.tracker import RunHealth
 from trainscope.loops import StepFunction
 from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseName, RunStatus
@@ -45,7 +46,9 @@ class TrainingSession(loops.LoopHelpers):
     close cleanly. Not thread-safe: every call comes from the thread that started the
     run; a call from another thread, or from inside a reporter's hook, raises
     :class:`SessionStateError` (nothing reaches the log twice or out of order).
-    ``clock`` is the monotonic clock the run is timed with (a test's or a replay's).
+    ``stop_on_nan`` ends the run as ``failed`` at the first NaN or infinity in a metric
+    (:class:`~trainscope.health.alerts.MetricAlertError`); without it the run goes on after the
+    alert. ``clock`` is the monotonic clock the run is timed with (a test's or a replay's).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class TrainingSession(loops.LoopHelpers):
         process_index: int | None = None,
         process_count: int | None = None,
         last_value_metrics: Iterable[str] = (),
+        stop_on_nan: bool = False,
         clock: Clock = time.monotonic,
     ) -> None:
         self.run = arguments.declared_run(
@@ -100,6 +104,7 @@ class TrainingSession(loops.LoopHelpers):
             offset,
             refresh_interval,
             self.last_value_metrics,
+            stop_on_nan=stop_on_nan,
         )
         self._add_step = self._phases.pipeline.add
         self._lifecycle = Lifecycle(self.run, self.plugin_manager, self._owner, self._phases)
@@ -113,6 +118,12 @@ class TrainingSession(loops.LoopHelpers):
     def refresh_interval(self) -> float:
         """Seconds between two flushes of the steps at most (while steps keep coming)."""
         return self._phases.pipeline.refresh_interval
+
+    @property
+    def health(self) -> RunHealth:
+        """The run's health as it builds up: ``health.record_wait("data" | "device", seconds)``
+        tells it what the loop waited for (see the run-health guide)."""
+        return self._phases.health
 
     @property
     def epoch_summaries(self) -> tuple[EpochSummary, ...]:

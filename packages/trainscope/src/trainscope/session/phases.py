@@ -8,11 +8,15 @@ the session goes on updating.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import operator
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trainscope.health.alerts import MetricAlertError
+from trainscope.health.eta import eta_in_epochs, eta_in_steps
+from trainscope.health.tracker import RunHealth
 from trainscope.metrics import RunningMeans, StepBuffer, convert_results
 from trainscope.plugins import PluginManager
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo, StepRecords
@@ -45,6 +49,7 @@ class Phases:
         clock_offset: float,
         refresh_interval: float,
         last_value_metrics: frozenset[str],
+        stop_on_nan: bool = False,
     ) -> None:
         self.run = run
         self.in_steps = run.epochs is None
@@ -55,7 +60,9 @@ class Phases:
         self.last_value_metrics = last_value_metrics
         self.state = State.NEW
         self._table = IN_STEPS if self.in_steps else IN_EPOCHS
-        self.pipeline = StepPipeline(self.add_batch, clock, clock_offset, refresh_interval)
+        self.health = RunHealth()
+        self.stop_on_nan = stop_on_nan
+        self.pipeline = StepPipeline(self.add_batch, clock, clock_offset, refresh_interval, self._device_wait)
         self.intervals = TrainingIntervals(clock)
         self.epoch: int | None = None
         self._epoch_t0 = 0.0
@@ -66,6 +73,7 @@ class Phases:
         """The training phase: open, paused by a validation, or ended."""
         self._phase_t0 = 0.0
         self._train_t0 = 0.0
+        self._validation_t0 = 0.0
         self._paused_at = 0.0
         self._pause_end: float | None = None
         """When the last validation of a pause ended (its reporters done): training time again."""
@@ -121,12 +129,17 @@ class Phases:
         self.state = self._next(Event.END_EPOCH, "print_epoch_summary")
         epoch, self.epoch = self.epoch, None
         train = self.train
+        duration = self.clock() - self._epoch_t0
+        durations = [*(done.duration for done in self.epoch_summaries), duration]
         summary = EpochSummary(
             epoch=epoch,
             train=self.epoch_means.get("train"),
             validation=self.epoch_means.get("validation"),
-            duration=self.clock() - self._epoch_t0,
+            duration=duration,
             throughput=train.throughput if train is not None else None,
+            health=train.health if train is not None else None,
+            run_elapsed=self.run.elapsed(),
+            run_eta=eta_in_epochs(durations, self.run.epochs),
         )
         self.epoch_summaries.append(summary)
         self._tell(self.hooks.epoch_end, self.run, epoch, summary)
@@ -146,6 +159,7 @@ class Phases:
             self._paused_at = self.clock()
             self._pause_end = None
         self.state = target
+        self._validation_t0 = self.clock()
         training_step = train.step if train is not None and train.paused else None
         self._start_phase("validation", self.run.validation_steps, training_step=training_step)
 
@@ -158,7 +172,9 @@ class Phases:
         target = self._next(Event.END_VALIDATION, "finish_validation_epoch")
         self._end_phase(validation)
         self.state = target
+        self.health.waiting = "train"  # the loop's next wait is for training
         if target is State.PAUSED:
+            self.health.validation_durations.append(self.clock() - self._validation_t0)
             self._evaluation_end(validation)
             self._pause_end = self.clock()
 
@@ -216,6 +232,8 @@ class Phases:
         self.pipeline.restart_interval(now)
         self._means = RunningMeans(self.last_value_metrics)
         self.helper_steps[name] = 0
+        self.health.phase_started(name)
+        self.health.waiting = name
         if name == "validation":
             self._results.pop("validation", None)
         self._tell(self.hooks.phase_start, self.run, snapshot(self.phase))
@@ -235,6 +253,8 @@ class Phases:
         self._train_t0 += pause_end - self._paused_at
         self.phase, self._phase_t0, self._means = train, self._train_t0, self.intervals.means
         self.pipeline.restart_interval(now)
+        self.health.phase_resumed("train")
+        self.health.waiting = "train"
 
     def _end_phase(self, phase: PhaseInfo) -> None:
         self.pipeline.flush()
@@ -249,6 +269,8 @@ class Phases:
             phase.metrics = {**phase.metrics, **exact}
         if phase.name == "train":
             self.intervals.update_interval_metrics(phase, final=True, exact=exact)
+        many = phase.name == "train" and self.run.process_count > 1
+        phase.health = self.health.phase_health(phase.name, phase.elapsed, processes=many)
         self.epoch_means[phase.name] = dict(phase.metrics) if phase.steps or results is not None else None
         self._tell(self.hooks.phase_end, self.run, snapshot(phase))
 
@@ -257,6 +279,17 @@ class Phases:
         assert train is not None
         epoch = None if self.in_steps else validation.epoch
         summary = self.intervals.evaluation(train, self.epoch_means.get("validation"), epoch)
+        health = self.health
+        summary = dataclasses.replace(
+            summary,
+            health=health.interval_health(summary.duration, processes=self.run.process_count > 1),
+            run_elapsed=self.run.elapsed(),
+            run_eta=eta_in_steps(
+                train.steps, self.run.total_steps, train.elapsed, health.validation_durations
+            )
+            if self.in_steps
+            else None,
+        )
         self.evaluations.append(summary)
         self._tell(self.hooks.evaluation_end, self.run, summary)
 
@@ -283,7 +316,20 @@ class Phases:
         phase.step = records.steps[-1]
         phase.steps += count
         phase.elapsed = records.times[-1] - self.clock_offset - self._phase_t0
+        if phase is self.train:
+            self.health.training_so_far = (phase.elapsed, phase.steps)
         self._tell(self.hooks.progress, self.run, snapshot(phase), records)
+        alerts = self.health.batch(
+            phase.name, phase.epoch, records.steps, records.times, records.metrics, phase
+        )
+        for alert in alerts:
+            self._tell(self.hooks.alert, self.run, alert)
+            if self.stop_on_nan and alert.kind == "non-finite":
+                raise MetricAlertError(alert)
+
+    def _device_wait(self, seconds: float) -> None:
+        """The session waited ``seconds`` for the device at a flush."""
+        self.health.record_wait("device", seconds, measured=False)
 
     def _check_step_order(self, phase: PhaseInfo, steps: list[int]) -> None:
         backwards = (phase.steps and steps[0] < phase.step) or not all(map(operator.le, steps, steps[1:]))

@@ -33,8 +33,17 @@ class StepPipeline:
     ``clock_offset`` turns the monotonic ``clock`` into wall-clock times for the records.
     """
 
-    def __init__(self, sink: Sink, clock: Clock, clock_offset: float, refresh_interval: float) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        clock: Clock,
+        clock_offset: float,
+        refresh_interval: float,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self.sink = sink
+        self.on_wait = on_wait
+        """Told how long each flush that waited for the device waited."""
         self.clock = clock
         self.clock_offset = clock_offset
         self.refresh_interval = refresh_interval
@@ -90,10 +99,13 @@ class StepPipeline:
         if count and jax_array_type() is not None and _on_device(buffer.step_values(0)):
             ready = ready_prefix(range(count), buffer.step_values)
             known = [self.clock()] * ready
-            if wait:
-                known += self._completion_times(buffer, ready, count)
-            else:
+            if not wait:
                 count = ready
+            elif ready < count:
+                started = self.clock()
+                known += self._completion_times(buffer, ready, count)
+                if self.on_wait is not None:
+                    self.on_wait(known[-1] - started)
         self.flush_size = len(buffer) - count + MAX_BATCH
         if not count:
             return
