@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import subprocess
 import sys
@@ -123,3 +124,48 @@ def test_summary_written_to_a_pipe() -> None:
     ]
     assert lines[3] == ""
     assert lines[4].startswith("Best epoch: 1/1 (Training Loss: 1.3087), total time: ")
+
+
+def test_a_run_in_steps_that_stops_says_at_which_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """The step comes from the latest phase the reporter got (each hook hands it a snapshot)."""
+    session = trainscope.TrainingSession("Net", total_steps=100, plugins=["summary"], strict=True)
+    with pytest.raises(KeyboardInterrupt), session:  # noqa: PT012
+        for step in range(1, 38):
+            session.update_training_progress(step, 1.0)
+        raise KeyboardInterrupt
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Training interrupted at step 37/100.")
+
+
+def test_health_findings_the_run_eta_and_alerts_are_in_the_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = FakeClock()
+    session = trainscope.TrainingSession("Net", 2, 30, plugins=["summary"], strict=True, clock=clock)
+
+    def step(batch: int) -> float:
+        clock.now += 0.02
+        return math.nan if batch == 44 else 1.0
+
+    train_step = session.training_step(step)
+    with session:
+        for epoch in session.epochs():
+            for batch in range(30 * (epoch - 1) + 1, 30 * epoch + 1):
+                clock.now += 0.1  # reading a batch takes five times the step
+                train_step(batch)
+    out = capsys.readouterr().out
+    health = [line for line in out.splitlines() if line.startswith("  Health     - ")]
+    assert health == [  # epoch 2 also counts the wait for its first batch
+        f"  Health     - input-bound: {share}% of step time waiting for data (see docs: prefetch, workers)"
+        for share in (81, 83)
+    ]
+    assert "  Run        - 3.6s elapsed, about 3.6s to go (validation included)" in out  # after epoch 1 only
+    assert out.count("  Run        -") == 1
+    assert out.rstrip().splitlines()[-1] == "Alerts: loss is NaN at step 14 (training, epoch 2)"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now

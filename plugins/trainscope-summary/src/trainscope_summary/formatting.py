@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     RunStatus,
@@ -86,7 +87,31 @@ def _summary_block(heading: str, summary: EpochSummary | EvaluationSummary) -> s
         lines.append("  no steps were reported")
     if summary.throughput is not None and (figures := format_throughput(summary.throughput)):
         lines.append(f"  {'Throughput':<{_LABEL_WIDTH}} - {figures}")
+    if summary.health is not None:
+        lines.extend(f"  {'Health':<{_LABEL_WIDTH}} - {finding}" for finding in summary.health.findings())
+    if (eta := format_run_eta(summary)) is not None:
+        lines.append(f"  {'Run':<{_LABEL_WIDTH}} - {eta}")
     return "\n".join(lines)
+
+
+def format_run_eta(summary: EpochSummary | EvaluationSummary) -> str | None:
+    """``1m 04s elapsed, about 1m 36s to go (validation included)``; None at the run's end, when
+    its total is unknown, or under a second to go."""
+    if summary.run_eta is None or summary.run_elapsed is None or summary.run_eta < 1.0:
+        return None
+    return (
+        f"{format_duration(summary.run_elapsed)} elapsed, about {format_duration(summary.run_eta)} to go "
+        "(validation included)"
+    )
+
+
+def format_alerts(alerts: Sequence[Alert]) -> str | None:
+    """``Alerts: loss is NaN at step 412 (training, epoch 2)`` (the first three, and how many more)."""
+    if not alerts:
+        return None
+    shown = "; ".join(alert.message for alert in alerts[:3])
+    more = f" (and {len(alerts) - 3} more)" if len(alerts) > 3 else ""
+    return f"Alerts: {shown}{more}"
 
 
 def format_duration(seconds: float) -> str:

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     PhaseInfo,
@@ -16,6 +17,7 @@ from trainscope.plugin_api import (
     printable,
 )
 from trainscope_summary.formatting import (
+    format_alerts,
     format_epoch_summary,
     format_evaluation_summary,
     format_run_end,
@@ -39,6 +41,8 @@ class EpochSummaryPrinter:
         """The training phase of a run declared in steps (to say where an interrupted run stopped)."""
         self._setup: dict[str, float] = {}
         """Seconds from the run's start to its first phase, by run id."""
+        self._alerts: dict[str, list[Alert]] = {}
+        """The run's alerts, by run id (said again when the run ends)."""
 
     def _print(self, text: str) -> None:
         # Metric names come from user code: control characters cannot reach the terminal,
@@ -79,6 +83,10 @@ class EpochSummaryPrinter:
         self._print("\n" + format_evaluation_summary(summary, run.epochs))
 
     @hookimpl
+    def trainscope_alert(self, run: RunInfo, alert: Alert) -> None:
+        self._alerts.setdefault(run.run_id, []).append(alert)
+
+    @hookimpl
     def trainscope_train_end(self, run: RunInfo, status: RunStatus) -> None:
         summaries = self._epochs.pop(run.run_id, [])
         evaluations = self._evaluations.pop(run.run_id, [])
@@ -90,5 +98,5 @@ class EpochSummaryPrinter:
             text = format_steps_run_end(status, evaluations, step, run.total_steps, elapsed, setup)
         else:
             text = format_run_end(status, summaries, run.epochs, elapsed, setup)
-        files = format_run_files(run.artifacts)
-        self._print("\n" + text + ("" if files is None else "\n" + files))
+        extra = [format_alerts(self._alerts.pop(run.run_id, [])), format_run_files(run.artifacts)]
+        self._print("\n" + "\n".join([text, *(line for line in extra if line is not None)]))

@@ -16,6 +16,7 @@ trainscope_phase_start = REPORTER.trainscope_phase_start
 trainscope_progress = REPORTER.trainscope_progress
 trainscope_phase_end = REPORTER.trainscope_phase_end
 trainscope_train_end = REPORTER.trainscope_train_end
+trainscope_alert = REPORTER.trainscope_alert
 
 
 configure = REPORTER.configure

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from trainscope.plugin_api import PhaseInfo, RunInfo, hookimpl
+from trainscope.plugin_api import Alert, PhaseInfo, RunInfo, encodable, hookimpl, printable
 from trainscope_tqdm.bar import ProgressBar
 from trainscope_tqdm.options import BarOptions
 
@@ -129,6 +129,13 @@ class TqdmReporter:
         self._waiting.add(run.run_id)
         _flush_stdout()
         tqdm.write(STARTING_LINE, file=file)
+
+    @hookimpl
+    def trainscope_alert(self, run: RunInfo, alert: Alert) -> None:
+        """The alert on a line of its own above the bar, which is drawn again below it."""
+        settings = self._runs.get(run.run_id)
+        file = settings[1] if settings is not None else self.file or sys.stderr
+        tqdm.write(encodable(printable(f"Alert: {alert.message}"), file), file=file)
 
     @hookimpl
     def trainscope_phase_start(self, run: RunInfo, phase: PhaseInfo) -> None:

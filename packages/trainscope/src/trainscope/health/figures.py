@@ -9,8 +9,8 @@ Thresholds (documented in the run-health guide):
 - Neither is judged on a phase shorter than :data:`MIN_SECONDS` or with fewer than
   :data:`MIN_STEPS` steps, nor where the waits were not measured.
 - **outliers**: steps over :data:`~trainscope.health.step_times.OUTLIER_FACTOR` times the
-  phase's median step time; a finding when they are at least one and at least
-  :data:`OUTLIER_SHARE` of the steps... or when any step took over a second more than the median.
+  phase's median step time; a finding, in a phase long enough to judge, when they are at
+  least :data:`OUTLIER_SHARE` of the steps or one took over a second more than the median.
 - **straggler**: in a run of several processes, a process whose own time per step (the
   time it did not wait for the device) is over :data:`STRAGGLER_FACTOR` times the others'
   median and over :data:`STRAGGLER_MARGIN` seconds more.
@@ -74,9 +74,14 @@ class PhaseHealth:
         return min(1.0, self.device_wait / self.elapsed)
 
     @property
+    def judged(self) -> bool:
+        """True for a phase long enough to judge (:data:`MIN_STEPS`, :data:`MIN_SECONDS`)."""
+        return self.steps + 1 >= MIN_STEPS and self.elapsed >= MIN_SECONDS
+
+    @property
     def verdict(self) -> Verdict | None:
         """``input-bound``, ``compute-bound`` or None (balanced, too short, or not measured)."""
-        if self.steps + 1 < MIN_STEPS or self.elapsed < MIN_SECONDS:
+        if not self.judged:
             return None
         data, device = self.data_share, self.device_share
         if data is not None and data >= INPUT_BOUND:
@@ -98,7 +103,7 @@ class PhaseHealth:
 
     def has_outliers(self) -> bool:
         median, longest = self.step_time_median, self.step_time_max
-        if not self.outliers or median is None:
+        if not self.outliers or median is None or not self.judged:
             return False
         return self.outliers >= OUTLIER_SHARE * self.steps or (longest is not None and longest - median > 1.0)
 
