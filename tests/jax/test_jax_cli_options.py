@@ -72,3 +72,23 @@ def test_max_steps_must_be_a_positive_count() -> None:
     result = invoke(["train", *TINY, "--max-steps", "0"])
     assert result.exit_code == 2
     assert "--max-steps" in result.output
+
+
+def test_stop_on_nan_ends_the_run_as_failed_with_one_line(tmp_path: Path) -> None:
+    options = ["--lr", "1e30", "--max-steps", "30", "--stop-on-nan", "--log-dir", str(tmp_path)]
+    result = invoke(["train", *TINY, *options], "jsonl", "summary")
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: stopped on a non-finite metric (stop_on_nan): loss is ")
+    (log,) = tmp_path.glob("*.jsonl")
+    assert f"the run is logged as failed in {log})" in last
+    end = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    assert (end["event"], end["status"]) == ("run_end", "failed")
+    assert end["error"].startswith("MetricAlertError: ")
+    assert "Alerts: loss is " in result.output  # the summary said it first
+
+
+def test_without_stop_on_nan_the_run_trains_on_after_the_alert(tmp_path: Path) -> None:
+    result = invoke(["train", *TINY, "--lr", "1e30", "--max-steps", "30", "--log-dir", str(tmp_path)], "tqdm")
+    assert result.exit_code == 0, result.output
+    assert "Alert: loss is " in result.output  # above the bar

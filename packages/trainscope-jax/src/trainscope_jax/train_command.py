@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainscope import RunEndedError, Terminated, create_plugin_manager
+from trainscope import MetricAlertError, RunEndedError, Terminated, create_plugin_manager
 from trainscope.cli import CliContext
 from trainscope.log_files import log_directory_set
 from trainscope.signals import INTERRUPTED_EXIT_CODE
@@ -136,6 +136,11 @@ QUIET_BLOCKS = ("arch", "tqdm", "summary")
     help="Train at most this many steps in all (a quick check), each epoch still validated.",
 )
 @click.option(
+    "--stop-on-nan",
+    is_flag=True,
+    help="End the run as failed at the first NaN or infinity in a metric (default: train on, with an alert).",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -182,6 +187,7 @@ def _train(
     log_dir: Path | None,
     run_name: str | None,
     max_steps: int | None,
+    stop_on_nan: bool,
     quiet: bool,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
@@ -242,7 +248,13 @@ def _train(
     try:
         with trainer, log_directory_set(log_dir):
             history = trainer.fit(
-                train, validation, epochs, name=run_name, plugin_manager=plugin_manager, max_steps=max_steps
+                train,
+                validation,
+                epochs,
+                name=run_name,
+                plugin_manager=plugin_manager,
+                max_steps=max_steps,
+                stop_on_nan=stop_on_nan,
             )
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"
@@ -254,6 +266,10 @@ def _train(
         ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum)
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
+    except MetricAlertError as exc:
+        logged = observer.log_path()
+        where = f"the run is logged as failed in {logged}" if logged else "no run log was written"
+        raise click.ClickException(f"{exc} ({where})") from None
     except Exception as exc:
         if "RESOURCE_EXHAUSTED" not in str(exc):
             raise
@@ -265,9 +281,9 @@ def _train(
         plugin_manager.unregister(observer)  # a command's helper, for this run only
     if trainer.parallel.process_index:
         return  # process 0 reports the run
-    last = history.last
+    last, trained = history.last, len(history.epochs)  # --max-steps may stop before --epochs
     click.echo(
-        f"Trained {model.name} on {devices_text(trainer)} for {epochs} epoch{'s' if epochs > 1 else ''} "
+        f"Trained {model.name} on {devices_text(trainer)} for {trained} epoch{'s' if trained > 1 else ''} "
         f"in {time.monotonic() - started:.1f} s: validation accuracy {last.validation_accuracy or 0:.2%}, "
         f"loss {last.validation_loss or 0:.4f}"
     )
@@ -275,4 +291,11 @@ def _train(
         click.echo(f"Run log: {logged}")  # the summary reporter, when on, lists every file the run wrote
 
 
-__all__ = ["MAX_SEED", "MODEL_CHOICES", "OPTIMIZER_CHOICES", "PLATFORM_CHOICES", "QUIET_BLOCKS", "train_command"]
+__all__ = [
+    "MAX_SEED",
+    "MODEL_CHOICES",
+    "OPTIMIZER_CHOICES",
+    "PLATFORM_CHOICES",
+    "QUIET_BLOCKS",
+    "train_command",
+]

@@ -149,14 +149,24 @@ def _train_epoch(
     )
     batch_size = data.config.batch_size  # the global batch: every process's examples
     limit = data.steps_of(epoch)
+    clock = session.run.clock
+    data_wait = device_wait = 0.0  # summed here, told to the session once: nothing more per step
     with contextlib.closing(batches):
+        fetched = clock()
         for step, (inputs, labels) in enumerate(batches, 1):
             if step > limit:  # max_steps reached; without it every batch is taken, as always
                 break
+            called = clock()
+            data_wait += called - fetched
             if step == 1 and epoch == 1:  # every fit has a session of its own
                 flops.hand_to(session, steps, data.config, inputs, labels)
             loss, accuracy, extras = steps.train(inputs, labels)
+            if step > 1 or epoch > 1:  # the run's first call compiles the step: no wait for the device
+                device_wait += clock() - called  # dispatch waits when the device is behind
             session.update_training_progress(step, loss, accuracy, batch_size=batch_size, **extras)
+            fetched = clock()
+    session.health.record_wait("data", data_wait)
+    session.health.record_wait("device", device_wait)
 
 
 def _validate(
@@ -176,11 +186,20 @@ def _validate(
         background=data.background(dataset, steps.transfer),
         transfer=steps.transfer,
     )
+    clock = session.run.clock
+    data_wait = device_wait = 0.0
     with contextlib.closing(device_batches):
+        fetched = clock()
         for step, (inputs, labels, mask) in enumerate(device_batches, 1):
+            called = clock()
+            data_wait += called - fetched
             loss, accuracy, extras = steps.eval_step(state.params, state.model_state, inputs, labels, mask)
+            device_wait += clock() - called
             examples = len(batches[step - 1])
             session.update_validation_progress(step, loss, accuracy, batch_size=examples, **extras)
+            fetched = clock()
+    session.health.record_wait("data", data_wait)
+    session.health.record_wait("device", device_wait)
 
 
 def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:

@@ -214,6 +214,7 @@ class ModelTrainer:
         disable: Iterable[str] = (),
         plugin_manager: PluginManager | None = None,
         strict: bool | None = None,
+        stop_on_nan: bool = False,
     ) -> TrainingSession:
         """A ``TrainingSession`` carrying this trainer's model spec, config and environment."""
         spec = self.model_spec(name)
@@ -230,6 +231,7 @@ class ModelTrainer:
             refresh_interval=self.config.refresh_interval,
             config=self.run_config(),
             environment=self.environment(),
+            stop_on_nan=stop_on_nan,
         )
 
     def fit(
@@ -244,12 +246,15 @@ class ModelTrainer:
         plugin_manager: PluginManager | None = None,
         strict: bool | None = None,
         max_steps: int | None = None,
+        stop_on_nan: bool = False,
     ) -> FitHistory:
         """Train for ``epochs``, validating after each, reporting every step to the enabled reporters.
 
         ``train``/``validation``: a data set (``ArrayDataset``, ``ImageFolder``, ...)
         or an ``(images, labels)`` pair of arrays. ``max_steps``: train at most this many
         steps in all (a quick check of a set-up): the epochs stop there, each still validated.
+        ``stop_on_nan``: end the run as failed at the first NaN or infinity in a metric
+        (:class:`trainscope.MetricAlertError`) instead of training on after the alert.
         """
         train_set = self._inputs.dataset(train, "training")
         val_set = None if validation is None else self._inputs.dataset(validation, "validation")
@@ -264,6 +269,7 @@ class ModelTrainer:
             disable=disable,
             plugin_manager=plugin_manager,
             strict=strict,
+            stop_on_nan=stop_on_nan,
         )
         return fit_epochs(session, self._steps, data, epochs, flops=self._flops, on_end=self._after_fit)
 
