@@ -57,7 +57,8 @@ def test_fit_on_a_slow_data_set_is_input_bound() -> None:
         trainer.fit(SlowReads(data, 0.1), epochs=2, plugins=[summaries])
     health = last_health(summaries)
     assert health.verdict == "input-bound", health
-    assert health.data_share is not None and health.data_share > 0.8
+    assert health.data_share is not None
+    assert health.data_share > 0.8
     assert health.findings()[0].startswith("input-bound: ")
 
 
@@ -70,7 +71,8 @@ def test_fit_with_a_heavy_step_is_compute_bound() -> None:
         trainer.fit(data, epochs=2, plugins=[summaries])
     health = last_health(summaries)
     assert health.verdict == "compute-bound", health
-    assert health.data_share is not None and health.data_share < 0.1
+    assert health.data_share is not None
+    assert health.data_share < 0.1
 
 
 def test_a_balanced_loop_gets_no_verdict() -> None:
