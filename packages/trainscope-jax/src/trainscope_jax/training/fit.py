@@ -105,6 +105,10 @@ class FitData:
         return self.config.prefetch_thread
 
 
+WAITS_EVERY = 16
+"""Training steps between two reports of the loop's waits to the session (a sum each time)."""
+
+
 def fit_epochs(
     session: TrainingSession,
     steps: TrainingSteps,
@@ -164,9 +168,10 @@ def _train_epoch(
             if step > 1 or epoch > 1:  # the run's first call compiles the step: no wait for the device
                 device_wait += clock() - called  # dispatch waits when the device is behind
             session.update_training_progress(step, loss, accuracy, batch_size=batch_size, **extras)
+            if step % WAITS_EVERY == 0:  # often enough for the processes' straggler check
+                data_wait, device_wait = _tell_waits(session, data_wait, device_wait)
             fetched = clock()
-    session.health.record_wait("data", data_wait)
-    session.health.record_wait("device", device_wait)
+    _tell_waits(session, data_wait, device_wait)
 
 
 def _validate(
@@ -198,8 +203,14 @@ def _validate(
             examples = len(batches[step - 1])
             session.update_validation_progress(step, loss, accuracy, batch_size=examples, **extras)
             fetched = clock()
+    _tell_waits(session, data_wait, device_wait)
+
+
+def _tell_waits(session: TrainingSession, data_wait: float, device_wait: float) -> tuple[float, float]:
+    """Tell the session what the loop waited for since it last did; the sums start again."""
     session.health.record_wait("data", data_wait)
     session.health.record_wait("device", device_wait)
+    return 0.0, 0.0
 
 
 def _epoch_result(epoch: int, summary: EpochSummary) -> EpochResult:

@@ -26,6 +26,7 @@ from trainscope import RunEndedError, RunStatus, Terminated, TrainingSession, ho
 from trainscope.values import error_text
 from trainscope_jax.training.beats import END, EXIT, Beats, beat_interval
 from trainscope_jax.training.distributed import peer_timeout
+from trainscope_jax.training.process_times import gather_own_times, share_own_time
 
 FAILURE_KEY = "trainscope/failure/{process}"
 """The coordination service key of one process, which a failing process writes for every
@@ -190,6 +191,7 @@ class PeerWatch:
                 if "DEADLINE_EXCEEDED" not in str(exc) and "timed out" not in str(exc).lower():
                     return
                 beats.beat()
+                self._share_step_time(me)
                 lost = beats.lost()
                 if lost is not None:
                     error = f"no heartbeat for {beats.timeout:g} s (killed, or its host is down)"
@@ -205,6 +207,17 @@ class PeerWatch:
             peer_status: RunStatus = "interrupted" if status == "interrupted" else "failed"
             self._end(PeerFailure(peer_status, int(process), count, error, lost=status == "lost"))
             return
+
+    def _share_step_time(self, me: int) -> None:
+        """Publish this process's own time per step; on process 0, gather every process's for the
+        summary's straggler check (read from this thread: plain floats the session keeps)."""
+        health = self.session.health
+        own = health.own_time_per_step()
+        if own is None:
+            return
+        share_own_time(self._client, me, own)
+        if me == 0:
+            health.process_times = gather_own_times(self._client, me, own)
 
     def _end(self, failure: PeerFailure) -> None:
         with self._lock:

@@ -33,12 +33,13 @@ class RunHealth:
         """The training's step times since the last evaluation in the middle of it."""
         self._interval_start = (0.0, 0.0)
         self.alerts = AlertWatch()
-        self.process_times: dict[int, float] = {}
-        """Each process's own time per step, as the processes last shared them (set from another thread)."""
+        self.process_times: dict[int, tuple[int, float]] = {}
+        """Each process's ``(epoch, own time per step)`` as the processes last shared them (set
+        from another thread; a run in steps has epoch 1)."""
         self.validation_durations: list[float] = []
         """How long each validation in the middle of training took (for the run's ETA)."""
-        self.training_so_far = (0.0, 0)
-        """The training phase's (elapsed, steps) at its last flush."""
+        self.training_so_far = (1, 0.0, 0)
+        """The training phase's ``(epoch, elapsed, steps)`` at its last flush."""
         self._returned: tuple[float, str] | None = None
 
     def record_wait(self, kind: WaitKind, seconds: float, *, measured: bool = True) -> None:
@@ -62,11 +63,17 @@ class RunHealth:
         self.record_wait("device", now - called)
         self._returned = (now, self.waiting)
 
-    def own_time_per_step(self) -> float | None:
-        """This process's own time per training step so far: the time it did not wait for the
-        device (what the processes of a run compare to find a straggler)."""
-        elapsed, steps = self.training_so_far
-        return self._own_time("train", elapsed, steps)
+    def own_time_per_step(self) -> tuple[int, float] | None:
+        """``(epoch, seconds)``: this process's own time per training step in the epoch so far,
+        the time it did not wait for the device (what the processes compare to find a straggler)."""
+        epoch, elapsed, steps = self.training_so_far
+        own = self._own_time("train", elapsed, steps)
+        return None if own is None else (epoch, own)
+
+    def processes_of(self, epoch: int, count: int) -> dict[int, float]:
+        """Every process's own time per step in ``epoch``, or nothing unless all ``count`` shared one."""
+        times = {process: seconds for process, (at, seconds) in self.process_times.items() if at == epoch}
+        return times if len(times) == count else {}
 
     def _wait(self, kind: WaitKind, phase: str) -> float:
         return self._waits[kind].get(phase, 0.0)
@@ -108,12 +115,14 @@ class RunHealth:
         start = self._at_start.get(phase, (0.0, 0.0))[1]
         return max(0.0, elapsed - (self._wait("device", phase) - start)) / steps
 
-    def phase_health(self, phase: str, elapsed: float, *, processes: bool = False) -> PhaseHealth:
+    def phase_health(
+        self, phase: str, elapsed: float, *, processes: dict[int, float] | None = None
+    ) -> PhaseHealth:
         """The figures of ``phase`` (ending now, after ``elapsed`` seconds)."""
         times = self._times.get(phase) or StepTimes()
         return self._health(phase, times, self._at_start.get(phase, (0.0, 0.0)), elapsed, processes)
 
-    def interval_health(self, elapsed: float, *, processes: bool = False) -> PhaseHealth:
+    def interval_health(self, elapsed: float, *, processes: dict[int, float] | None = None) -> PhaseHealth:
         """The training's figures since the last evaluation (``elapsed`` seconds of training), and
         a new interval from now."""
         health = self._health("train", self._interval, self._interval_start, elapsed, processes)
@@ -122,7 +131,12 @@ class RunHealth:
         return health
 
     def _health(
-        self, phase: str, times: StepTimes, start: tuple[float, float], elapsed: float, processes: bool
+        self,
+        phase: str,
+        times: StepTimes,
+        start: tuple[float, float],
+        elapsed: float,
+        processes: dict[int, float] | None,
     ) -> PhaseHealth:
         data0, device0 = start
         return PhaseHealth(
@@ -134,7 +148,7 @@ class RunHealth:
             elapsed=elapsed,
             data_wait=self._wait("data", phase) - data0 if "data" in self._measured else None,
             device_wait=self._wait("device", phase) - device0 if "device" in self._measured else None,
-            processes=dict(self.process_times) if processes else {},
+            processes=dict(processes or {}),
         )
 
 

@@ -269,8 +269,7 @@ class Phases:
             phase.metrics = {**phase.metrics, **exact}
         if phase.name == "train":
             self.intervals.update_interval_metrics(phase, final=True, exact=exact)
-        many = phase.name == "train" and self.run.process_count > 1
-        phase.health = self.health.phase_health(phase.name, phase.elapsed, processes=many)
+        phase.health = self.health.phase_health(phase.name, phase.elapsed, processes=self._processes(phase))
         self.epoch_means[phase.name] = dict(phase.metrics) if phase.steps or results is not None else None
         self._tell(self.hooks.phase_end, self.run, snapshot(phase))
 
@@ -282,7 +281,7 @@ class Phases:
         health = self.health
         summary = dataclasses.replace(
             summary,
-            health=health.interval_health(summary.duration, processes=self.run.process_count > 1),
+            health=health.interval_health(summary.duration, processes=self._processes(train)),
             run_elapsed=self.run.elapsed(),
             run_eta=eta_in_steps(
                 train.steps, self.run.total_steps, train.elapsed, health.validation_durations
@@ -317,7 +316,7 @@ class Phases:
         phase.steps += count
         phase.elapsed = records.times[-1] - self.clock_offset - self._phase_t0
         if phase is self.train:
-            self.health.training_so_far = (phase.elapsed, phase.steps)
+            self.health.training_so_far = (phase.epoch, phase.elapsed, phase.steps)
         self._tell(self.hooks.progress, self.run, snapshot(phase), records)
         alerts = self.health.batch(
             phase.name, phase.epoch, records.steps, records.times, records.metrics, phase
@@ -326,6 +325,17 @@ class Phases:
             self._tell(self.hooks.alert, self.run, alert)
             if self.stop_on_nan and alert.kind == "non-finite":
                 raise MetricAlertError(alert)
+
+    def _processes(self, phase: PhaseInfo) -> dict[int, float] | None:
+        """The processes' own times per step for a training phase of a run of several, this
+        one's as of now."""
+        if phase.name != "train" or self.run.process_count < 2:
+            return None
+        times = self.health.processes_of(phase.epoch, self.run.process_count)
+        own = self.health.own_time_per_step()
+        if times and own is not None:
+            times[self.run.process_index] = own[1]
+        return times
 
     def _device_wait(self, seconds: float) -> None:
         """The session waited ``seconds`` for the device at a flush."""

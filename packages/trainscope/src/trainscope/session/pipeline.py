@@ -43,13 +43,16 @@ class StepPipeline:
     ) -> None:
         self.sink = sink
         self.on_wait = on_wait
-        """Told how long each flush that waited for the device waited."""
+        """Told how long each flush took to get its steps' values (readiness, waiting, copying
+        them from the device), before the reporters: time the loop waited for the device."""
         self.clock = clock
         self.clock_offset = clock_offset
         self.refresh_interval = refresh_interval
         self.buffer = StepBuffer()
         self.last_flush = 0.0
         self.flush_size = MAX_BATCH
+        self._started = 0.0
+        """When the flush under way began."""
 
     def add(
         self, step: Any, loss: Any, accuracy: Any, batch_size: int | None, metrics: dict[str, Any]
@@ -93,6 +96,7 @@ class StepPipeline:
         nothing already computed is lost.
         """
         self.last_flush = self.clock() if now is None else now
+        self._started = self.last_flush
         buffer = self.buffer
         count = len(buffer)
         known: list[float] | None = None
@@ -102,10 +106,7 @@ class StepPipeline:
             if not wait:
                 count = ready
             elif ready < count:
-                started = self.clock()
                 known += self._completion_times(buffer, ready, count)
-                if self.on_wait is not None:
-                    self.on_wait(known[-1] - started)
         self.flush_size = len(buffer) - count + MAX_BATCH
         if not count:
             return
@@ -130,6 +131,8 @@ class StepPipeline:
     def _hand_on(self, taken: StepBuffer, known: list[float] | None) -> None:
         """Convert ``taken`` in one batch and give it to the sink; raise a conversion error after."""
         records, error = convert_buffer(taken, self.clock_offset, known)
+        if known is not None and self.on_wait is not None:  # device values: waited for and copied
+            self.on_wait(self.clock() - self._started)
         try:
             self.sink(records, taken, known is not None)
         finally:
