@@ -6,12 +6,15 @@ ever loaded, and saving renders with Agg (PNG), or the SVG or PDF backend.
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -53,9 +56,11 @@ def run_label(run: RunCurves) -> str:
     return label_text(f"{run.summary.name} ({run.summary.run_id[:8]})")
 
 
-def run_caption(run: RunCurves) -> str:
-    """The run's label, how it ended, and its best epoch (or evaluation)."""
-    parts = [run_label(run), label_text(run_state(run.summary))]
+def run_caption(run: RunCurves, letter: str | None = None) -> str:
+    """The run's label (after ``letter``, the name a comparison gives it, when given), how it
+    ended, and its best epoch (or evaluation)."""
+    parts = [run_label(run) if letter is None else f"{label_text(letter)}  {run_label(run)}"]
+    parts.append(label_text(run_state(run.summary)))
     best = run.summary.best
     if best is not None:
         record = best.record
@@ -117,7 +122,9 @@ def _key_label(kind: str, runs: Sequence[RunCurves]) -> str:
     return label
 
 
-def _add_legends(figure: Figure, runs: Sequence[RunCurves], kinds: set[str]) -> None:
+def _add_legends(
+    figure: Figure, runs: Sequence[RunCurves], kinds: set[str], letters: Sequence[str] | None
+) -> None:
     """The kinds of line in one row at the bottom; several runs' colours at the top, as the title."""
     styles = [
         Line2D([], [], color="0.35", label=_key_label(kind, runs), **style)
@@ -127,7 +134,13 @@ def _add_legends(figure: Figure, runs: Sequence[RunCurves], kinds: set[str]) -> 
     figure.legend(handles=styles, loc="outside lower center", ncols=max(len(styles), 1), frameon=False)
     if len(runs) > 1:
         colours = [
-            Line2D([], [], color=f"C{index % 10}", linewidth=4, label=run_caption(run))
+            Line2D(
+                [],
+                [],
+                color=f"C{index % 10}",
+                linewidth=4,
+                label=run_caption(run, letters[index] if letters else None),
+            )
             for index, run in enumerate(runs)
         ]
         figure.legend(
@@ -140,13 +153,15 @@ def _add_legends(figure: Figure, runs: Sequence[RunCurves], kinds: set[str]) -> 
         )
 
 
-def build_figure(runs: Sequence[RunCurves]) -> Figure:
+def build_figure(runs: Sequence[RunCurves], *, letters: Sequence[str] | None = None) -> Figure:
     """One plot per metric (loss, accuracy, then the others) against the global training step.
 
     Each run has its colour; per-step training values are a thin line, the epoch means (in
     a run declared in steps: the means between evaluations) a line with dots, validation a
     dashed line with squares at the step where it ran, and the best epoch (or evaluation) a
-    dotted vertical line and a star on the loss. ``ValueError`` when no run has a metric to plot.
+    dotted vertical line and a star on the loss. ``letters``: a name for each run (``A``,
+    ``B``... as ``trainscope compare`` calls them), shown before it in the legend of several
+    runs. ``ValueError`` when no run has a metric to plot.
     """
     metrics = _metrics(runs)
     if not metrics:
@@ -174,7 +189,7 @@ def build_figure(runs: Sequence[RunCurves]) -> Figure:
             ax.set_xlabel("training step")
     if len(runs) == 1:
         figure.suptitle(run_caption(runs[0]), fontsize="large")
-    _add_legends(figure, runs, kinds)
+    _add_legends(figure, runs, kinds, letters)
     return figure
 
 
@@ -198,3 +213,20 @@ def save_figure(figure: Figure, path: str | os.PathLike[str]) -> None:
     image_format = check_format(path)
     with replaced_whole(Path(path)) as file:
         figure.savefig(file, format=image_format, dpi=PNG_DPI if image_format == "png" else "figure")
+
+
+_SVG_START = re.compile(r"<svg[\s>]")
+_COMMENT = re.compile(r"\s*<!--.*?-->", re.DOTALL)
+
+
+def figure_svg(figure: Figure) -> str:
+    """The figure as an ``<svg>`` element to put inside an HTML page: text drawn as paths (no
+    fonts needed), without metadata, comments, XML declaration or DOCTYPE (which only a file needs)."""
+    buffer = io.StringIO()
+    with rc_context({"svg.fonttype": "path"}):
+        figure.savefig(
+            buffer, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None}
+        )
+    text = buffer.getvalue()
+    start = _SVG_START.search(text)
+    return _COMMENT.sub("", text[start.start() :] if start else text)

@@ -96,7 +96,9 @@ def _metric_names(results: Sequence[Result], phase: str) -> list[str]:
     return first + [name for name in names if name not in first]
 
 
-def _columns(summaries: Sequence[RunSummary]) -> list[Column]:
+def metric_columns(summaries: Sequence[RunSummary]) -> list[Column]:
+    """A column per phase and metric of these runs' results: training first, ``loss`` and
+    ``accuracy`` first in each phase."""
     results = [result for summary in summaries for result in summary.results]
     return [
         (printable(f"{label} {name}"), phase, name)
@@ -105,23 +107,24 @@ def _columns(summaries: Sequence[RunSummary]) -> list[Column]:
     ]
 
 
-_THROUGHPUT: tuple[Column, ...] = (
+THROUGHPUT_COLUMNS: tuple[Column, ...] = (
     ("Examples/s", "throughput", "examples_per_second"),
     ("FLOP/s", "throughput", "flops_per_second"),
     ("MFU", "throughput", "mfu"),
     ("Peak memory", "throughput", "peak_memory_bytes"),
 )
+"""The throughput figures an epoch (or evaluation) may log, as columns."""
 
 
 def _throughput_columns(summaries: Sequence[RunSummary]) -> list[Column]:
     """The throughput figures that some epoch (or evaluation) of these runs has."""
     known = {name for summary in summaries for result in summary.results for name in result.throughput}
-    return [column for column in _THROUGHPUT if column[2] in known]
+    return [column for column in THROUGHPUT_COLUMNS if column[2] in known]
 
 
 def format_throughput_figure(name: str, value: float) -> str:
-    """``3,812``, ``1.21 TFLOP/s``, ``2.3%``, ``312 MB``."""
-    if name == "examples_per_second":
+    """``3,812``, ``1.21 TFLOP/s``, ``2.3%``, ``312 MB``; steps per second as examples per second."""
+    if name in ("examples_per_second", "steps_per_second"):
         return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
     if name == "mfu":
         return f"{value * 100:.1f}%"
@@ -140,25 +143,41 @@ def _cell(result: Result | None, column: Column) -> str:
     return format_metric(metric, (getattr(result, phase) or {}).get(metric))
 
 
-def _render(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Right-aligned columns two spaces apart."""
+def render_columns(headings: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0) -> list[str]:
+    """Columns two spaces apart, right-aligned but for the first ``left`` ones (left-aligned,
+    and then trailing spaces are cut)."""
     widths = [max(len(cell) for cell in column) for column in zip(headings, *rows)]
-    return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in (headings, *rows)]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if index < left else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        )
+        for row in (headings, *rows)
+    ]
+    return [line.rstrip() for line in lines] if left else lines
 
 
 _TIME: Column = ("Time", "time", "")
+
+
+def epoch_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
+    """The headings and rows of a run's results: one row per finished epoch (in a run
+    declared in steps: per evaluation, by training step), a column per phase and metric,
+    throughput figure, and the time; every cell as ``trainscope log`` prints it."""
+    columns = [*metric_columns([summary]), *_throughput_columns([summary]), _TIME]
+    rows = [
+        [str(result.number), *(_cell(result, column) for column in columns)] for result in summary.results
+    ]
+    return [_key(summary), *(heading for heading, _, _ in columns)], rows
 
 
 def format_epochs(summary: RunSummary) -> str:
     """A header line naming the run and how it ended, one row per finished epoch (in a run
     declared in steps: per evaluation, by training step), then the best one."""
     lines = [describe_run(summary), *notes(summary)]
-    key, results = _key(summary), summary.results
-    if not results:
-        return "\n".join([*lines, _nothing_finished([key])])
-    columns = [*_columns([summary]), *_throughput_columns([summary]), _TIME]
-    rows = [[str(result.number), *(_cell(result, column) for column in columns)] for result in results]
-    lines += _render([key, *(heading for heading, _, _ in columns)], rows)
+    if not summary.results:
+        return "\n".join([*lines, _nothing_finished([_key(summary)])])
+    lines += render_columns(*epoch_table(summary))
     best = format_best(summary)
     return "\n".join([*lines, best] if best else lines)
 
@@ -170,6 +189,20 @@ def run_letter(index: int) -> str:
         number, rest = divmod(number - 1, 26)
         label = chr(ord("A") + rest) + label
     return label
+
+
+def run_headers(summaries: Sequence[RunSummary]) -> list[str]:
+    """Each run under its letter (see :func:`run_letter`): its log, name, state, notes and best epoch."""
+    lines: list[str] = []
+    for index, summary in enumerate(summaries):
+        label = run_letter(index)
+        indent = " " * (len(label) + 2)
+        best = format_best(summary)
+        lines.append(f"{label}  {printable(summary.path)}")
+        lines += [
+            indent + text for text in (describe_run(summary), *notes(summary), *([best] if best else []))
+        ]
+    return lines
 
 
 def _rows_of_blocks(blocks: Sequence[list[str]], width: int) -> list[list[list[str]]]:
@@ -205,14 +238,7 @@ def format_comparison(summaries: Sequence[RunSummary], *, width: int = COMPARISO
     step for runs declared in steps) and a column per run, packed side by side into ``width``.
     """
     labels = [run_letter(index) for index in range(len(summaries))]
-    lines: list[str] = []
-    for label, summary in zip(labels, summaries):
-        indent = " " * (len(label) + 2)
-        best = format_best(summary)
-        lines.append(f"{label}  {printable(summary.path)}")
-        lines += [
-            indent + text for text in (describe_run(summary), *notes(summary), *([best] if best else []))
-        ]
+    lines = run_headers(summaries)
     keys = list(dict.fromkeys(_key(summary) for summary in summaries))
     by_number = [{result.number: result for result in summary.results} for summary in summaries]
     numbers = sorted({number for results in by_number for number in results})
@@ -220,10 +246,10 @@ def format_comparison(summaries: Sequence[RunSummary], *, width: int = COMPARISO
         return "\n".join([*lines, "", _nothing_finished(keys)])
     key = "/".join(keys)
     blocks = []
-    for column in [*_columns(summaries), _TIME]:
+    for column in [*metric_columns(summaries), _TIME]:
         rows = [
             [str(number), *(_cell(results.get(number), column) for results in by_number)]
             for number in numbers
         ]
-        blocks.append([column[0], *_render([key, *labels], rows)])
+        blocks.append([column[0], *render_columns([key, *labels], rows)])
     return "\n".join([*lines, "", *_pack(blocks, width)])
