@@ -1,7 +1,9 @@
 """How long the whole run still has to go, validations included, from what it took so far.
 
 - A run in epochs: the epochs left times an epoch's time, the median of the epochs done after
-  the first (the first compiles) or the first alone. An epoch's time holds its validation.
+  the first (the first compiles); after the first alone, its time with its training counted
+  at its mean step time (the first step, which compiles, left out). An epoch's time holds
+  its validation.
 - A run in steps with a known total: the training steps left at the training rate so far
   (validations left out), plus the validations still to come (as many as the steps left hold,
   at the interval seen so far) at their mean time.
@@ -13,13 +15,16 @@ import statistics
 from collections.abc import Sequence
 
 
-def eta_in_epochs(durations: Sequence[float], epochs: int | None) -> float | None:
-    """Seconds left after ``len(durations)`` of ``epochs`` epochs that took ``durations``."""
+def eta_in_epochs(
+    durations: Sequence[float], epochs: int | None, first_compiled: float = 0.0
+) -> float | None:
+    """Seconds left after ``len(durations)`` of ``epochs`` epochs that took ``durations``;
+    ``first_compiled``: the part of the first epoch that a steady epoch would not take."""
     done = len(durations)
     if not done or epochs is None:
         return None
     left = max(0, epochs - done)
-    typical = statistics.median(durations[1:]) if done > 1 else durations[0]
+    typical = statistics.median(durations[1:]) if done > 1 else max(0.0, durations[0] - first_compiled)
     return left * typical
 
 

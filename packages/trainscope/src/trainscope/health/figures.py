@@ -60,6 +60,7 @@ class PhaseHealth:
     """Seconds the loop waited for the device: in the step call, or for its steps' values."""
     processes: dict[int, float] = field(default_factory=dict)
     """In a run of several processes: each process's own time per step (not waiting for the device)."""
+    step_time_mean: float | None = None
 
     @property
     def data_share(self) -> float | None:
@@ -140,6 +141,7 @@ class PhaseHealth:
             "step_time_median": self.step_time_median,
             "step_time_p90": self.step_time_p90,
             "step_time_max": self.step_time_max,
+            "step_time_mean": self.step_time_mean,
             "outliers": self.outliers,
             "elapsed": self.elapsed,
             "data_wait": self.data_wait,
@@ -160,6 +162,7 @@ class PhaseHealth:
             step_time_median=figures.get("step_time_median"),
             step_time_p90=figures.get("step_time_p90"),
             step_time_max=figures.get("step_time_max"),
+            step_time_mean=figures.get("step_time_mean"),
             outliers=int(figures.get("outliers") or 0),
             elapsed=float(figures.get("elapsed") or 0.0),
             data_wait=figures.get("data_wait"),

@@ -144,6 +144,7 @@ class RunHealth:
             step_time_median=times.quantile(0.5),
             step_time_p90=times.quantile(0.9),
             step_time_max=times.maximum if times.count else None,
+            step_time_mean=times.mean(),
             outliers=times.outliers(),
             elapsed=elapsed,
             data_wait=self._wait("data", phase) - data0 if "data" in self._measured else None,

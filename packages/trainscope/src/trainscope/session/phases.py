@@ -29,6 +29,14 @@ Tell = Callable[..., None]
 """Calls one plugin-manager hook with the given arguments (as the session's owner allows)."""
 
 
+def _compiling(train: PhaseInfo | None) -> float:
+    """What a training phase took beyond its steps at their mean time (its first step compiles)."""
+    health = None if train is None else train.health
+    if train is None or health is None or health.step_time_mean is None:
+        return 0.0
+    return max(0.0, train.elapsed - health.step_time_mean * train.steps)
+
+
 def snapshot(phase: PhaseInfo) -> PhaseInfo:
     """A copy of ``phase`` as it is now, for a reporter to keep."""
     copied = copy.copy(phase)
@@ -139,7 +147,7 @@ class Phases:
             throughput=train.throughput if train is not None else None,
             health=train.health if train is not None else None,
             run_elapsed=self.run.elapsed(),
-            run_eta=eta_in_epochs(durations, self.run.epochs),
+            run_eta=eta_in_epochs(durations, self.run.epochs, _compiling(train)),
         )
         self.epoch_summaries.append(summary)
         self._tell(self.hooks.epoch_end, self.run, epoch, summary)
