@@ -336,8 +336,8 @@ class Phases:
 
     def _processes(self, phase: PhaseInfo) -> dict[int, float] | None:
         """The processes' own times per step for a training phase of a run of several, this
-        one's as of now."""
-        if phase.name != "train" or self.run.process_count < 2:
+        one's as of now; none for a run's first epoch, where each process compiles."""
+        if phase.name != "train" or self.run.process_count < 2 or (phase.epoch == 1 and not self.in_steps):
             return None
         times = self.health.processes_of(phase.epoch, self.run.process_count)
         own = self.health.own_time_per_step()
