@@ -7,15 +7,12 @@ the session goes on updating.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import operator
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from trainscope.health.alerts import MetricAlertError
-from trainscope.health.eta import eta_in_epochs, eta_in_steps
 from trainscope.health.tracker import RunHealth
 from trainscope.metrics import RunningMeans, StepBuffer, convert_results
 from trainscope.plugins import PluginManager
@@ -24,25 +21,10 @@ from trainscope.session.errors import SessionStateError, StepOrderWarning, refus
 from trainscope.session.intervals import TrainingIntervals
 from trainscope.session.pipeline import Clock, StepPipeline
 from trainscope.session.states import ACCEPTS_STEPS, IN_EPOCHS, IN_STEPS, Event, State
+from trainscope.session.summaries import epoch_summary, snapshot, with_run_figures
 
 Tell = Callable[..., None]
 """Calls one plugin-manager hook with the given arguments (as the session's owner allows)."""
-
-
-def _compiling(train: PhaseInfo | None) -> float:
-    """What a training phase took beyond its steps at their mean time (its first step compiles)."""
-    health = None if train is None else train.health
-    if train is None or health is None or health.step_time_mean is None:
-        return 0.0
-    return max(0.0, train.elapsed - health.step_time_mean * train.steps)
-
-
-def snapshot(phase: PhaseInfo) -> PhaseInfo:
-    """A copy of ``phase`` as it is now, for a reporter to keep."""
-    copied = copy.copy(phase)
-    copied.metrics = dict(phase.metrics)
-    copied.interval_metrics = dict(phase.interval_metrics)
-    return copied
 
 
 class Phases:
@@ -136,18 +118,8 @@ class Phases:
         self.end_training()
         self.state = self._next(Event.END_EPOCH, "print_epoch_summary")
         epoch, self.epoch = self.epoch, None
-        train = self.train
-        duration = self.clock() - self._epoch_t0
-        durations = [*(done.duration for done in self.epoch_summaries), duration]
-        summary = EpochSummary(
-            epoch=epoch,
-            train=self.epoch_means.get("train"),
-            validation=self.epoch_means.get("validation"),
-            duration=duration,
-            throughput=train.throughput if train is not None else None,
-            health=train.health if train is not None else None,
-            run_elapsed=self.run.elapsed(),
-            run_eta=eta_in_epochs(durations, self.run.epochs, _compiling(train)),
+        summary = epoch_summary(
+            self.run, epoch, self.epoch_means, self.clock() - self._epoch_t0, self.train, self.epoch_summaries
         )
         self.epoch_summaries.append(summary)
         self._tell(self.hooks.epoch_end, self.run, epoch, summary)
@@ -286,17 +258,8 @@ class Phases:
         assert train is not None
         epoch = None if self.in_steps else validation.epoch
         summary = self.intervals.evaluation(train, self.epoch_means.get("validation"), epoch)
-        health = self.health
-        summary = dataclasses.replace(
-            summary,
-            health=health.interval_health(summary.duration, processes=self._processes(train)),
-            run_elapsed=self.run.elapsed(),
-            run_eta=eta_in_steps(
-                train.steps, self.run.total_steps, train.elapsed, health.validation_durations
-            )
-            if self.in_steps
-            else None,
-        )
+        health = self.health.interval_health(summary.duration, processes=self._processes(train))
+        summary = with_run_figures(summary, health, self.run, train, self.health.validation_durations)
         self.evaluations.append(summary)
         self._tell(self.hooks.evaluation_end, self.run, summary)
 
