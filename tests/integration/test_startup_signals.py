@@ -29,6 +29,25 @@ start-up). The first ~0.15 s, Python's own start and the import of the command l
 before it can take signals, are left out (see docs/cli.md)."""
 
 
+def wait_until_signals_are_taken(pid: int) -> float:
+    """Seconds until the command handles SIGTERM itself (its start-up can take signals from
+    then on: the window before it is left out, see docs/cli.md), read from ``/proc`` where there
+    is one; a loaded machine can stretch that window well past the first delays."""
+    status = Path(f"/proc/{pid}/status")
+    started = time.monotonic()
+    deadline = started + 60
+    while time.monotonic() < deadline:
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:  # no /proc here, or the command has already ended
+            break
+        caught = next((line for line in lines if line.startswith("SigCgt:")), None)
+        if caught is not None and int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
 def interrupted_train(
     tmp_path: Path, delay: float, signum: signal.Signals, preexec: Callable[[], None]
 ) -> tuple[int, str, Path]:
@@ -42,7 +61,8 @@ def interrupted_train(
         env=env,
         preexec_fn=preexec,
     )
-    time.sleep(delay)
+    waited = wait_until_signals_are_taken(process.pid)
+    time.sleep(max(0.0, delay - waited))
     process.send_signal(signum)
     try:
         _, stderr = process.communicate(timeout=120)  # generous: a shared machine
