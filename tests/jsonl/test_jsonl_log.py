@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import trainscope
-from trainscope.plugin_api import architecture_text
 from trainscope import LayerSpec, ModelSpec, RunInfo
+from trainscope.plugin_api import architecture_text
 from trainscope_jsonl import SCHEMA_VERSION, LogDirectoryError, read_run
 
 StrictLines = Callable[[Path], list[dict[str, Any]]]
