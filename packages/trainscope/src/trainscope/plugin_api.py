@@ -3,13 +3,15 @@
 A reporter (a plugin package) imports from ``trainscope.plugin_api`` only: the hook marker
 and the data the hooks receive, the errors a reporter raises, and the helpers reporters
 share (the run-file folder, text made safe to print, a background worker, per-run state,
-the architecture as text). The reporters in this repository import nothing else from the
+the architecture as text), and for a command that replays a logged run into the installed
+reporters (``trainscope watch``), a plugin manager of those that show the run
+(:func:`create_replay_manager`). The reporters in this repository import nothing else from the
 core, and a test keeps it so; anything not listed here may change without notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -22,6 +24,7 @@ from trainscope.log_files import DEFAULT_LOG_DIR, log_directory, safe_run_name
 from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import check_metric_name
 from trainscope.plugin_types import PluginFatalError, RequiredPluginError, warn_plugin
+from trainscope.plugins import PluginManager, create_plugin_manager
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,
@@ -57,6 +60,29 @@ def architecture_text(run_name: str, spec: ModelSpec) -> str:
             text: str = formatter(run_name, spec)
             return text
     return plain_architecture(run_name, spec)
+
+
+REPLAY_LEFT_OUT = "left out of the replay"
+"""Why :func:`create_replay_manager` left a plugin out (``trainscope plugins``-style reason)."""
+
+
+def create_replay_manager(
+    *, leave_out: Iterable[str] = (), environ: Mapping[str, str] | None = None
+) -> PluginManager:
+    """A plugin manager of the installed reporters that show a run, for a command that hands a
+    logged run's events to them as hook calls (``trainscope watch``).
+
+    Every installed plugin is loaded as a run would load it (``TRAINSCOPE_PLUGINS``,
+    ``TRAINSCOPE_DISABLE_PLUGINS`` and ``TRAINSCOPE_STRICT`` apply), but those named in
+    ``leave_out`` (the log writer itself, names blocked with ``-p no:NAME``) and every plugin that
+    writes to a store of its own (``trainscope_external_store = True``: TensorBoard, MLflow),
+    which would record the replayed run a second time. Call its hooks through the manager's
+    typed methods (``train_start(run)``, ``phase_start(run, phase)``, ``progress(...)``...).
+    """
+    manager = create_plugin_manager(disable=leave_out, disable_reason=REPLAY_LEFT_OUT, environ=environ)
+    for name in manager.external_store_names():
+        manager.block(name, REPLAY_LEFT_OUT)
+    return manager
 
 
 class PerRun(Generic[T]):
@@ -102,6 +128,7 @@ __all__ = [
     "PhaseInfo",
     "PhaseName",
     "PluginFatalError",
+    "PluginManager",
     "RequiredPluginError",
     "RunInfo",
     "RunStatus",
@@ -111,6 +138,7 @@ __all__ = [
     "WorkerTimeoutError",
     "architecture_text",
     "check_metric_name",
+    "create_replay_manager",
     "encodable",
     "environment_variables",
     "error_text",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TextIO
 
 from trainscope.plugin_api import printable
-from trainscope_tqdm.meters import Mode, choose_mode, create_meter
+from trainscope_tqdm.meters import Mode, choose_mode, create_meter, set_clock
 from trainscope_tqdm.options import BarOptions, check_width
 
 
@@ -28,6 +28,9 @@ class ProgressBar:
     every ``line_interval`` seconds, plus the final line at :meth:`finish`.
     Thread-safe; also a context manager that finishes the bar. ``position`` pins the bar
     to a terminal line counted from the cursor's (0: the cursor's line), as tqdm's does.
+    ``clock`` (seconds, e.g. ``time.monotonic``) times the bar instead of tqdm's wall clock: the
+    tqdm reporter passes the run's own clock (``RunInfo.clock``), so that a bar redrawn from a
+    run log (``trainscope watch``) shows the run's times, not the time it is drawn at.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class ProgressBar:
         file: TextIO | None = None,
         options: BarOptions | None = None,
         position: int | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if options is None:
             options = BarOptions.from_environment()
@@ -62,6 +66,8 @@ class ProgressBar:
         self._meter = create_meter(
             printable(description), total, options, unit=unit, file=stream, mode=self._mode, position=position
         )
+        if clock is not None:
+            set_clock(self._meter, clock)
 
     # -- progress --------------------------------------------------------------
 
@@ -116,10 +122,21 @@ class ProgressBar:
             if self._mode == "terminal":
                 meter.refresh()
 
-    def finish(self) -> None:
-        """Draw the final state and end the line (the bar stays on screen); idempotent."""
+    def finish(self, elapsed: float | None = None) -> None:
+        """Draw the final state and end the line (the bar stays on screen); idempotent.
+
+        ``elapsed``: the seconds the work took by its own account (a phase's duration), shown
+        in the final line with the average rate it gives (steps / ``elapsed``), instead of the
+        bar's time since it started. A run's bar and the same bar redrawn from its log then
+        end on the same figures.
+        """
         with self._lock:
-            self._meter.close()
+            meter = self._meter
+            if elapsed is not None and not meter.disable:
+                # exactly ``elapsed`` since the start, as tqdm subtracts them (and drawn since)
+                meter.start_t = meter.last_print_t = 0.0
+                meter._time = lambda: elapsed
+            meter.close()
 
     def __enter__(self) -> ProgressBar:
         return self

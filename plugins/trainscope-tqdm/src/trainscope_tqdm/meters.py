@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TextIO
 
 from tqdm import tqdm as std_tqdm
@@ -176,6 +176,18 @@ class LineMeter(Meter):
             # the final line shows the average rate over the whole phase, as tqdm's does
             self._ts_write(self.format_meter(**{**self.format_dict, "rate": None}))
         super().close()
+
+
+def set_clock(meter: Meter, clock: Callable[[], float]) -> None:
+    """Time ``meter`` (its elapsed time, rate and ETA, and when it redraws) by ``clock``, in
+    seconds, instead of tqdm's wall clock: a session's clock, or a replayed run's time.
+
+    tqdm's monitor thread compares each bar with the wall clock, so a bar on another clock
+    leaves it (``maxinterval`` infinite): it is redrawn as its steps come, never by the monitor.
+    """
+    meter._time = clock
+    meter.start_t = meter.last_print_t = clock()
+    meter.maxinterval = math.inf
 
 
 _notebook_class: type[Meter] | None = None

@@ -50,7 +50,10 @@ class TqdmReporter:
     """Prints ``Starting training...``, then one tqdm bar per phase with the running means.
 
     The bar moves at each ``trainscope_progress`` batch (not at each step) and is
-    closed at the phase end; a run that fails or is interrupted closes its open bar.
+    closed at the phase end, its final line timed by the phase's own duration
+    (``phase.elapsed``); a run that fails or is interrupted closes its open bar. Bars are
+    timed by the run's clock (``run.clock``), so that a run replayed from its log draws the
+    run's own times.
     Options left as None come from the ``TRAINSCOPE_TQDM_*`` environment variables,
     read when each run starts. ``file`` defaults to standard error.
     """
@@ -106,10 +109,10 @@ class TqdmReporter:
         settings = self._runs[run.run_id] = (options, self.file or sys.stderr)
         return settings
 
-    def _close_bar(self, run: RunInfo) -> None:
+    def _close_bar(self, run: RunInfo, elapsed: float | None = None) -> None:
         bar = self._bars.pop(run.run_id, None)
         if bar is not None:
-            bar.finish()
+            bar.finish(elapsed)
 
     def _bar_of(self, run: RunInfo, phase: PhaseInfo) -> ProgressBar | None:
         """The bar of ``phase``: a paused training bar is put back on screen first."""
@@ -148,6 +151,9 @@ class TqdmReporter:
             self._paused[run.run_id] = current
             del self._bars[run.run_id]
             position = 0  # the line the training bar left, not the one below it
+        elif phase.training_step is not None and run.run_id in self._paused:
+            # another validation before training resumed: the training bar is still waiting
+            training_total = self._paused[run.run_id].total
         self._close_bar(run)
         options, file = self._runs.get(run.run_id) or self._start_run(run)
         _flush_stdout()
@@ -157,6 +163,7 @@ class TqdmReporter:
             options=options,
             file=file,
             position=position,
+            clock=run.clock,
         )
         if run.run_id in self._waiting:
             bar.set_note(first_step_note(run))
@@ -174,7 +181,7 @@ class TqdmReporter:
         bar = self._bar_of(run, phase)
         if bar is not None:
             bar.update(phase.step, shown_metrics(run, phase))
-            self._close_bar(run)
+            self._close_bar(run, phase.elapsed)  # the phase's own time, as its log and summary say
 
     @hookimpl
     def trainscope_train_end(self, run: RunInfo) -> None:
