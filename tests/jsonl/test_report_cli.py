@@ -21,7 +21,7 @@ from trainscope import LayerSpec, ModelSpec
 from trainscope.cli import CliContext, build_cli
 
 SPEC = ModelSpec("Tiny", (4,), [LayerSpec("fc", "Linear", "4, 2", 10, output_shape=(2,))])
-SECTION_IDS = ["summary", "architecture", "curves", "epochs", "throughput", "config", "environment"]
+SECTION_IDS = ["summary", "architecture", "curves", "epochs", "throughput", "health", "config", "environment"]
 PLOTS_MISSING = "No plots: they need matplotlib: pip install &quot;trainscope-jsonl[plot]&quot;"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOADED_FROM_OUTSIDE = re.compile(

@@ -14,6 +14,7 @@ import click
 
 from trainscope.plugin_api import printable
 from trainscope_jsonl.command_support import plot_notes, read_or_fail, resolve_log, same_file
+from trainscope_jsonl.health_text import last_health_rows
 from trainscope_jsonl.outputs import one_line_errors
 from trainscope_jsonl.overview import (
     Row,
@@ -35,7 +36,7 @@ Section = tuple[str, list[Row]]
 
 def comparison_sections(runs: Sequence[RunOverview]) -> list[Section]:
     """The groups of rows of a comparison, in order: the run, its config differences, final
-    and best metrics, throughput. Groups without rows are left out."""
+    and best metrics, throughput, health. Groups without rows are left out."""
     metrics = metric_rows(runs)
     sections: list[Section] = [
         ("Run", run_rows(runs)),
@@ -43,6 +44,7 @@ def comparison_sections(runs: Sequence[RunOverview]) -> list[Section]:
         ("Final", [(row.heading, row.final) for row in metrics]),
         ("Best", [(f"{row.heading} ({row.better})", row.best) for row in metrics]),
         ("Throughput (last epoch)", throughput_rows(runs)),
+        ("Health (last epoch)", last_health_rows([run.summary for run in runs])),
     ]
     return [(title, rows) for title, rows in sections if rows]
 
@@ -106,8 +108,9 @@ def compare_command(paths: tuple[Path, ...], plot_output: Path | None) -> None:
 
     How each run ended (status, error, time, length), the config values that differ
     (and keys only some runs have), each metric's final and best value (min for loss-like,
-    max for accuracy-like metrics), and throughput (examples/s, steps/s, FLOP/s, MFU,
-    peak memory, where logged). With --plot, the runs' curves against the training step.
+    max for accuracy-like metrics), throughput (examples/s, steps/s, FLOP/s, MFU,
+    peak memory, where logged) and the last epoch's health (verdict, median step time, the
+    share of time waiting for data). With --plot, the runs' curves against the training step.
     """
     # cli.py imports this module for its list of commands: its helpers are imported when run
 

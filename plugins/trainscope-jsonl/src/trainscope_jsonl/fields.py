@@ -125,3 +125,50 @@ def throughput(event: Mapping[str, Any]) -> dict[str, float]:
 def optional_metrics(event: Mapping[str, Any], key: str) -> dict[str, float] | None:
     """The metric map ``event[key]``, or None when it is null or missing."""
     return None if event.get(key) is None else metrics(event, key)
+
+
+def optional_number(event: Mapping[str, Any], key: str) -> float | None:
+    """The number ``event[key]`` as a float, or None when it is null or missing."""
+    return None if event.get(key) is None else number(event, key)
+
+
+HEALTH_COUNTS = ("steps", "outliers")
+"""The figures of a ``health`` object (schema 3) that are integers or null."""
+HEALTH_NUMBERS = (
+    *HEALTH_COUNTS,
+    "step_time_median",
+    "step_time_p90",
+    "step_time_max",
+    "step_time_mean",
+    "elapsed",
+    "data_wait",
+    "device_wait",
+    "data_share",
+    "device_share",
+)
+"""The figures of a ``health`` object (schema 3) that are numbers or null, counts included."""
+
+
+def health(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``health`` object of ``event`` (schema 3), or None when it is null or missing (older
+    logs). Its numbers (:data:`HEALTH_NUMBERS`), ``verdict`` and ``findings`` are checked."""
+    value = event.get("health")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise wrong_type("health", value, "an object")
+    figures = dict(value)
+    try:
+        for name in HEALTH_NUMBERS:
+            read = optional_integer if name in HEALTH_COUNTS else optional_number
+            figures[name] = read(value, name)
+        figures["verdict"] = optional_text(value, "verdict")
+    except FieldError as exc:
+        raise FieldError(f'"health" {exc}') from None
+    findings = value.get("findings")
+    if findings is not None and not (
+        isinstance(findings, list) and all(isinstance(item, str) for item in findings)
+    ):
+        raise FieldError(f'"health" {wrong_type("findings", findings, "a list of strings")}')
+    figures["findings"] = findings or []
+    return figures

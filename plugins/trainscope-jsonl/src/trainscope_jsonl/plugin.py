@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     PerRun,
@@ -169,6 +170,12 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
     if log is not None and not log.failed:
         prefix = log.prefixes.get(phase.name) or step_prefix(run.run_id, phase.epoch, phase.name)
         log.write(*encode_steps(prefix, records))
+
+
+@hookimpl
+def trainscope_alert(run: RunInfo, alert: Alert) -> None:
+    """An ``alert`` line, right after the step lines of the batch that raised it."""
+    _write_event(run, schema.alert(run, alert))
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 The page (see :mod:`trainscope_jsonl.report_html`) has a header saying how the run ended,
 then a section per function of :data:`SECTIONS`, in order: the summary, the architecture,
-the curves (inline SVG, with matplotlib), the epochs, throughput, config and environment.
+the curves (inline SVG, with matplotlib), the epochs, throughput, health, config and environment.
 A section is a function of the :class:`~trainscope_jsonl.overview.RunOverview` returning a
 :class:`~trainscope_jsonl.report_html.Section`, or None to leave it out (a figure the log
 does not have): adding a part of the report is adding such a function there.
@@ -21,6 +21,7 @@ import click
 from trainscope.plugin_api import printable
 from trainscope_jsonl.atomic import replaced_whole
 from trainscope_jsonl.command_support import read_or_fail, resolve_log, same_file
+from trainscope_jsonl.health_text import findings, has_health, health_results, health_table
 from trainscope_jsonl.outputs import one_line_errors
 from trainscope_jsonl.overview import (
     RunOverview,
@@ -32,6 +33,7 @@ from trainscope_jsonl.overview import (
 )
 from trainscope_jsonl.report_html import (
     Section,
+    bullets,
     columns,
     note,
     page,
@@ -50,6 +52,13 @@ THROUGHPUT_NOTE = (
     "Examples/s, FLOP/s, MFU and peak memory of the last epoch (or evaluation) that logged them: "
     "the first also holds the compilation. Steps/s: the last training phase. Per epoch: see Epochs."
 )
+
+HEALTH_NOTE = (
+    "Each row: the training of that epoch (or since the previous evaluation). Step time: the median "
+    "step; slow steps: over 3x it. Waiting: the share of the time the loop waited for its next batch, "
+    "or for the device ('-': the loop did not say). Run ETA: the whole run's time still to go then."
+)
+HEALTH_GUIDE = "What the figures mean, and what to do: the run-health guide (docs/health.md)."
 
 SectionBuilder = Callable[[RunOverview], Section | None]
 """Makes a part of the report from the run, or None when the run has nothing for it."""
@@ -116,6 +125,27 @@ def throughput_section(run: RunOverview) -> Section:
     return Section("throughput", "Throughput", body)
 
 
+def health_section(run: RunOverview) -> Section | None:
+    """Verdicts, step times, what the loop waited for and the run's ETA per epoch (or evaluation),
+    the findings and the alerts; None for a log without health figures (before schema 3)."""
+    summary = run.summary
+    if not has_health(summary):
+        return None
+    headings, rows = health_table(summary)
+    parts = [table(headings, rows) + note(HEALTH_NOTE)] if rows else []
+    said = [
+        f"{label}: {finding}" for label, health, _ in health_results(summary) for finding in findings(health)
+    ]
+    if said:
+        parts.append(paragraph("<strong>Findings</strong>") + bullets(said))
+    if summary.alert_count:
+        messages = [alert.message for alert in summary.alerts]
+        left = summary.alert_count - len(messages)
+        parts.append(paragraph("<strong>Alerts</strong>") + bullets(messages))
+        parts += [note(f"And {left} more alerts (the log holds them all).")] if left else []
+    return Section("health", "Health", "".join([*parts, note(HEALTH_GUIDE)]))
+
+
 def config_section(run: RunOverview) -> Section:
     """The hyper-parameters, nested keys flattened (``optimizer.lr``)."""
     items = list(flat_items(run.start.config).items())
@@ -134,6 +164,7 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     curves_section,
     epochs_section,
     throughput_section,
+    health_section,
     config_section,
     environment_section,
 )
@@ -204,7 +235,8 @@ def report_notes(run: RunOverview, plots: bool) -> list[str]:
 def report_command(path: Path, output: Path | None) -> None:
     """Write the run logged in LOG (a folder: its newest run) as one self-contained HTML page.
 
-    How the run ended, its architecture, curves, epochs, throughput, config and environment.
+    How the run ended, its architecture, curves, epochs, throughput, health (verdicts, step
+    times, alerts, the run's ETA), config and environment.
     The page loads nothing when viewed: styles are inline, plots inline SVG (they need
     matplotlib, the extra trainscope-jsonl[plot]; without it the page is written without them).
     """

@@ -88,6 +88,11 @@ def note(message: str) -> str:
     return paragraph(text(message), "note")
 
 
+def bullets(items: Sequence[str]) -> str:
+    """A list of texts, every one escaped."""
+    return "<ul>" + "".join(f"<li>{text(item)}</li>" for item in items) + "</ul>"
+
+
 def preformatted(value: object) -> str:
     """``value`` in a ``<pre>``, escaped, its lines kept."""
     return f"<pre>{block(value)}</pre>"

@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     ModelSpec,
+    PhaseHealth,
     PhaseInfo,
     RunInfo,
     RunStatus,
@@ -23,15 +25,17 @@ from trainscope.plugin_api import (
     error_text as core_error_text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the log format; raised whenever a field changes meaning or is removed, or an
-event is added (2: runs declared in steps, validations in the middle of training)."""
+event is added (2: runs declared in steps, validations in the middle of training; 3: run
+health, the ``alert`` event)."""
 
 EVENTS = (
     "run_start",
     "epoch_start",
     "phase_start",
     "step",
+    "alert",
     "phase_end",
     "evaluation_end",
     "epoch_end",
@@ -42,6 +46,10 @@ EVENTS = (
 
 def _throughput(throughput: Throughput | None) -> dict[str, Any] | None:
     return None if throughput is None else throughput.as_dict()
+
+
+def _health(health: PhaseHealth | None) -> dict[str, Any] | None:
+    return None if health is None else health.as_dict()
 
 
 def _event(name: str, run: RunInfo, when: float | None = None) -> dict[str, Any]:
@@ -110,6 +118,7 @@ def phase_end(run: RunInfo, phase: PhaseInfo) -> dict[str, Any]:
         "rate": phase.rate,
         "training_step": phase.training_step,
         "throughput": _throughput(phase.throughput),
+        "health": _health(phase.health),
     }
 
 
@@ -123,6 +132,9 @@ def evaluation_end(run: RunInfo, summary: EvaluationSummary) -> dict[str, Any]:
         "validation": summary.validation,
         "duration": summary.duration,
         "throughput": _throughput(summary.throughput),
+        "health": _health(summary.health),
+        "run_elapsed": summary.run_elapsed,
+        "run_eta": summary.run_eta,
     }
 
 
@@ -134,7 +146,16 @@ def epoch_end(run: RunInfo, summary: EpochSummary) -> dict[str, Any]:
         "validation": summary.validation,
         "duration": summary.duration,
         "throughput": _throughput(summary.throughput),
+        "health": _health(summary.health),
+        "run_elapsed": summary.run_elapsed,
+        "run_eta": summary.run_eta,
     }
+
+
+def alert(run: RunInfo, found: Alert) -> dict[str, Any]:
+    """An alert: the fields of ``Alert.as_dict()``, its value a number (non-finite ones as
+    ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, as every number of the log)."""
+    return {**_event("alert", run), **found.as_dict(), "value": found.value}
 
 
 def error_text(error: BaseException | None) -> str | None:

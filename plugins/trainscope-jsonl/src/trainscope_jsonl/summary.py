@@ -13,90 +13,21 @@ from typing import Any
 
 from trainscope_jsonl import fields
 from trainscope_jsonl.reader import EventStream, LogFormatError
+from trainscope_jsonl.records import (
+    MAX_ALERTS,
+    AlertRecord,
+    Best,
+    EpochRecord,
+    EvaluationRecord,
+    PhaseRecord,
+    Result,
+    RunEnd,
+)
 
 LOG_WRITE_FAILED = "log write failed"
 """How the error of a ``run_end`` written by a writer that gave up on its log begins."""
 LOG_WRITE_ERROR = "LogWriteError:"
 """How the writer's own ``run_end`` names a failed write (``trainscope_jsonl.LogWriteError``)."""
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """An ``epoch_end`` event."""
-
-    epoch: int
-    train: dict[str, float] | None
-    validation: dict[str, float] | None
-    duration: float
-    global_step: int
-    """The global training step at the epoch's end (see :class:`GlobalStep`)."""
-    throughput: dict[str, float] = field(default_factory=dict)
-    """The known throughput figures of the epoch's training (schema 2), by field name."""
-
-    @property
-    def number(self) -> int:
-        """The epoch."""
-        return self.epoch
-
-
-@dataclass(frozen=True)
-class EvaluationRecord:
-    """An ``evaluation_end`` event: a validation in the middle of training (schema 2)."""
-
-    epoch: int | None
-    """The epoch, None in a run declared in steps."""
-    step: int
-    """The training step the validation followed, as logged."""
-    total_steps: int | None
-    train: dict[str, float] | None
-    """The training means since the previous evaluation."""
-    validation: dict[str, float] | None
-    duration: float
-    global_step: int
-    """The global training step where the validation ran (see :class:`GlobalStep`)."""
-    throughput: dict[str, float] = field(default_factory=dict)
-    """The known throughput figures of the training since the previous evaluation."""
-
-    @property
-    def number(self) -> int:
-        """The training step the validation followed."""
-        return self.step
-
-
-Result = EpochRecord | EvaluationRecord
-"""An epoch's or an evaluation's means: what a run is judged by."""
-
-
-@dataclass(frozen=True)
-class PhaseRecord:
-    """A ``phase_end`` event."""
-
-    epoch: int
-    phase: str
-    steps: int
-    means: dict[str, float]
-    duration: float
-    global_step: int
-    """The global training step when the phase ended (a validation phase: where it ran)."""
-
-
-@dataclass(frozen=True)
-class RunEnd:
-    """The ``run_end`` event."""
-
-    status: str
-    error: str | None
-    duration: float
-
-
-@dataclass(frozen=True)
-class Best:
-    """The epoch (or evaluation) with the lowest validation loss, else training loss."""
-
-    record: Result
-    phase: str
-    """``validation`` or ``train``: whose loss chose it."""
-    loss: float
 
 
 class GlobalStep:
@@ -134,6 +65,10 @@ class RunSummary:
     epochs: list[EpochRecord] = field(default_factory=list)
     evaluations: list[EvaluationRecord] = field(default_factory=list)
     phases: list[PhaseRecord] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    """The first :data:`~trainscope_jsonl.records.MAX_ALERTS` ``alert`` events (schema 3)."""
+    alert_count: int = 0
+    """Every ``alert`` event of the log, kept or not."""
     end: RunEnd | None = None
     """The ``run_end`` event, None when the process stopped before the run ended."""
     abandoned: str | None = None
@@ -172,6 +107,18 @@ class RunSummary:
         return None
 
 
+def _training_figures(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`~trainscope_jsonl.records.TrainingFigures` of an ``epoch_end`` or
+    ``evaluation_end``: throughput (schema 2), health, the run's elapsed time and ETA (schema 3;
+    None in older logs)."""
+    return {
+        "throughput": fields.throughput(event),
+        "health": fields.health(event),
+        "run_elapsed": fields.optional_number(event, "run_elapsed"),
+        "run_eta": fields.optional_number(event, "run_eta"),
+    }
+
+
 class SummaryBuilder:
     """Builds a :class:`RunSummary` from the events of an :class:`EventStream`, one at a time."""
 
@@ -181,6 +128,7 @@ class SummaryBuilder:
         self._summary: RunSummary | None = None
         self._handlers: dict[str, Callable[[RunSummary, Mapping[str, Any]], None]] = {
             "step": self.on_step,
+            "alert": self.on_alert,
             "phase_end": self.on_phase_end,
             "evaluation_end": self.on_evaluation_end,
             "epoch_end": self.on_epoch_end,
@@ -258,8 +206,26 @@ class SummaryBuilder:
                 means=fields.metrics(event, "means"),
                 duration=fields.number(event, "duration"),
                 global_step=self.global_step.value,
+                health=fields.health(event),
             )
         )
+
+    def on_alert(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
+        """Count an ``alert``; keep the first :data:`~trainscope_jsonl.records.MAX_ALERTS`."""
+        summary.alert_count += 1
+        if len(summary.alerts) < MAX_ALERTS:
+            summary.alerts.append(
+                AlertRecord(
+                    kind=fields.text(event, "kind"),
+                    metric=fields.text(event, "metric"),
+                    phase=fields.text(event, "phase"),
+                    epoch=fields.optional_integer(event, "epoch"),
+                    step=fields.integer(event, "step"),
+                    value=fields.number(event, "value"),
+                    message=fields.text(event, "message"),
+                    global_step=self.global_step.value,
+                )
+            )
 
     def on_evaluation_end(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
         """Keep an ``evaluation_end``."""
@@ -272,7 +238,7 @@ class SummaryBuilder:
                 validation=fields.optional_metrics(event, "validation"),
                 duration=fields.number(event, "duration"),
                 global_step=self.global_step.value,
-                throughput=fields.throughput(event),
+                **_training_figures(event),
             )
         )
 
@@ -285,7 +251,7 @@ class SummaryBuilder:
                 validation=fields.optional_metrics(event, "validation"),
                 duration=fields.number(event, "duration"),
                 global_step=self.global_step.value,
-                throughput=fields.throughput(event),
+                **_training_figures(event),
             )
         )
 
@@ -309,10 +275,27 @@ class SummaryBuilder:
 
 def read_summary(path: str | os.PathLike[str]) -> RunSummary:
     """Read a run log in one streaming pass, keeping ``run_start``, ``phase_end``,
-    ``evaluation_end``, ``epoch_end`` and ``run_end`` and counting the steps.
+    ``evaluation_end``, ``epoch_end``, ``run_end`` and the first alerts, and counting the steps.
 
     Raises :class:`~trainscope_jsonl.LogFormatError` for a path that is not a regular file,
     an empty log, a line that is not a JSON object or is too long, or a field of the wrong
     type; unknown events and fields are ignored.
     """
     return SummaryBuilder(EventStream(path)).read()
+
+
+__all__ = [
+    "LOG_WRITE_ERROR",
+    "LOG_WRITE_FAILED",
+    "AlertRecord",
+    "Best",
+    "EpochRecord",
+    "EvaluationRecord",
+    "GlobalStep",
+    "PhaseRecord",
+    "Result",
+    "RunEnd",
+    "RunSummary",
+    "SummaryBuilder",
+    "read_summary",
+]

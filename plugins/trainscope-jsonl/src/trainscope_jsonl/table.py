@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 from trainscope.plugin_api import format_si, is_accuracy_like, printable
+from trainscope_jsonl.health_text import health_notes
 from trainscope_jsonl.schema import SCHEMA_VERSION
 from trainscope_jsonl.summary import EpochRecord, Result, RunSummary
 
@@ -173,13 +174,16 @@ def epoch_table(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
 
 def format_epochs(summary: RunSummary) -> str:
     """A header line naming the run and how it ended, one row per finished epoch (in a run
-    declared in steps: per evaluation, by training step), then the best one."""
+    declared in steps: per evaluation, by training step), then the best one, then the health
+    findings and the alerts, if any (see :func:`~trainscope_jsonl.health_text.health_notes`)."""
     lines = [describe_run(summary), *notes(summary)]
     if not summary.results:
-        return "\n".join([*lines, _nothing_finished([_key(summary)])])
-    lines += render_columns(*epoch_table(summary))
-    best = format_best(summary)
-    return "\n".join([*lines, best] if best else lines)
+        lines.append(_nothing_finished([_key(summary)]))
+    else:
+        lines += render_columns(*epoch_table(summary))
+        best = format_best(summary)
+        lines += [best] if best else []
+    return "\n".join([*lines, *health_notes(summary)])
 
 
 def run_letter(index: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     PerRun,
@@ -42,6 +43,13 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
     logger = _loggers.get(run)
     if logger is not None and records.steps:
         logger.add_steps(phase.name, phase.epoch, records)
+
+
+@hookimpl
+def trainscope_alert(run: RunInfo, alert: Alert) -> None:
+    logger = _loggers.get(run)
+    if logger is not None:
+        logger.add_alert(alert)
 
 
 @hookimpl

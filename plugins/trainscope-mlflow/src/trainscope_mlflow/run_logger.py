@@ -17,6 +17,7 @@ from mlflow.tracking import get_tracking_uri
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     GlobalStep,
@@ -33,6 +34,7 @@ from trainscope.plugin_api import (
 )
 from trainscope_mlflow.bounded import call_within
 from trainscope_mlflow.environment_variables import TRAINSCOPE_MLFLOW_LOG_EVERY, TRAINSCOPE_MLFLOW_TIMEOUT
+from trainscope_mlflow.health import ALERTS_TAG, AlertsTag, health_batch
 from trainscope_mlflow.local_store import check_store_writable
 from trainscope_mlflow.names import mlflow_key, truncated
 from trainscope_mlflow.quiet import THREAD_PREFIX, quiet_reporter_threads
@@ -110,6 +112,7 @@ class MlflowRunLogger:
         run.artifacts["mlflow"] = f"{shown_uri(self.uri)} run {self.run_id}"
         collect_once()
         self._spool = MetricSpool(self.every)
+        self._alerts = AlertsTag()
         self._warned_stride = False
         self._sender = MetricSender(
             self.thread_name, self._spool, self._send, first=partial(self._log_run_start, run)
@@ -179,7 +182,8 @@ class MlflowRunLogger:
 
     def add_epoch(self, summary: EpochSummary | EvaluationSummary, kind: str = "epoch") -> None:
         """Spool the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
-        ``epoch``, or ``evaluation`` after a validation in the middle of training); never thinned."""
+        ``epoch``, or ``evaluation`` after a validation in the middle of training) and the health
+        figures as ``health/<figure>``, at the current step; never thinned."""
         for phase, means in (("train", summary.train), ("validation", summary.validation)):
             if means:
                 columns = {name: [value] for name, value in means.items()}
@@ -188,6 +192,13 @@ class MlflowRunLogger:
                         f"{kind}/{phase}", [0], [time.time()], columns, at=self.steps.current, thinnable=False
                     )
                 )
+        health = health_batch(summary, self.steps.current)
+        if health is not None:
+            self._add(health)
+
+    def add_alert(self, alert: Alert) -> None:
+        """Keep the alert's message for the run's tag (sent by the reporter's thread)."""
+        self._alerts.add(alert.message)
 
     def _add(self, batch: Batch) -> None:
         if self._sender.error is not None:
@@ -219,6 +230,13 @@ class MlflowRunLogger:
         metrics = [metric for batch in batches for metric in self._metrics(batch)]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
+        self._send_alerts()
+
+    def _send_alerts(self) -> None:
+        """The alerts tag, when there are new alerts."""
+        alerts = self._alerts.unsent()
+        if alerts is not None:
+            self.client.set_tag(self.run_id, ALERTS_TAG, alerts)
 
     def _metrics(self, batch: Batch) -> list[Metric]:
         stamps = [int(t * 1000) for t in batch.times]
@@ -273,6 +291,7 @@ class MlflowRunLogger:
             ) from exc
 
     def _set_status(self, status: RunStatus, error: BaseException | None) -> None:
+        self._send_alerts()
         self.client.set_tag(self.run_id, STRIDE_TAG, str(self._spool.every))
         if error is not None:
             self.client.set_tag(

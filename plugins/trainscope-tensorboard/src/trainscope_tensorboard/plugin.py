@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainscope.plugin_api import (
+    Alert,
     EpochSummary,
     EvaluationSummary,
     PerRun,
@@ -40,6 +41,13 @@ def trainscope_progress(run: RunInfo, phase: PhaseInfo, records: StepRecords) ->
     writer = _writers.get(run)
     if writer is not None and records.steps:
         writer.add_steps(phase.name, phase.epoch, records)
+
+
+@hookimpl
+def trainscope_alert(run: RunInfo, alert: Alert) -> None:
+    writer = _writers.get(run)
+    if writer is not None:
+        writer.add_alert(alert)
 
 
 @hookimpl

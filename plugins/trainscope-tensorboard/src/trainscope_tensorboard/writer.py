@@ -10,6 +10,7 @@ from pathlib import Path
 from tensorboardX.proto.event_pb2 import Event
 
 from trainscope.plugin_api import (
+    Alert,
     BackgroundWorker,
     EpochSummary,
     EvaluationSummary,
@@ -26,6 +27,7 @@ from trainscope.plugin_api import (
 from trainscope_tensorboard import events
 from trainscope_tensorboard.directory import directory_error, run_folder_name, tensorboard_directory
 from trainscope_tensorboard.event_file import EventFile
+from trainscope_tensorboard.health import ALERTS_TAG, health_scalars
 from trainscope_tensorboard.scalar_records import Scalars, joined, scalar_records
 
 ARCHITECTURE_TAG = "model/architecture"
@@ -156,18 +158,30 @@ class RunWriter:
 
     def add_epoch(self, summary: EpochSummary | EvaluationSummary, kind: str = "epoch") -> None:
         """Queue the means as ``<kind>/train/<metric>`` and ``<kind>/validation/<metric>`` (``kind``:
-        ``epoch``, or ``evaluation`` after a validation in the middle of training); flush."""
+        ``epoch``, or ``evaluation`` after a validation in the middle of training) and the health
+        figures as ``health/<figure>``, all at the current step; flush."""
         means = {
             f"{kind}/{phase}/{name}": value
             for phase, phase_means in (("train", summary.train), ("validation", summary.validation))
             for name, value in (phase_means or {}).items()
         }
+        means.update(health_scalars(summary))
         self._hand_over()
         if means:
             event = events.means_event(self.steps.current, time.time(), means)
             self._worker.submit(partial(self._write, [event]))
         self._worker.submit(self._flush)
         self._warn_notes()
+
+    def add_alert(self, alert: Alert) -> None:
+        """Queue the alert's message as text under :data:`ALERTS_TAG`: a training alert at its own
+        global step (its batch was gathered just before), a validation one at the current step."""
+        step = self.steps.current
+        if alert.phase == "train":
+            step = min(step, self.steps.training(alert.epoch, ()) + alert.step)
+        self._hand_over()  # the batch's steps first, so the file stays in step order
+        event = events.text_event(ALERTS_TAG, alert.message, step, time.time())
+        self._worker.submit(partial(self._write, [event]))
 
     def close(self, status: RunStatus, error: BaseException | None) -> None:
         """Write what is queued and the run's end status, then close the file (also after a failure)."""
