@@ -39,6 +39,8 @@ TEST_TOOLS = [
     "mlflow>=2.10",
     "matplotlib>=3.7",
     "rich>=13",
+    # a terminal emulator, to compare what `trainscope watch` draws with what the run drew
+    "pyte>=0.8",
 ]
 
 

@@ -22,6 +22,7 @@ from trainscope_jsonl.outputs import one_line_errors
 from trainscope_jsonl.report import report_command
 from trainscope_jsonl.summary import read_summary
 from trainscope_jsonl.table import format_comparison, format_epochs
+from trainscope_jsonl.watch import watch_command
 
 
 @click.command("log", short_help="Print the epochs of a logged run.")
@@ -76,5 +77,11 @@ def plot_command(paths: tuple[Path, ...], output: Path | None) -> None:
     click.echo(f"Wrote {printable(output)}")
 
 
-COMMANDS: tuple[click.Command, ...] = (log_command, plot_command, compare_command, report_command)
+COMMANDS: tuple[click.Command, ...] = (
+    log_command,
+    plot_command,
+    compare_command,
+    report_command,
+    watch_command,
+)
 """The sub-commands this package adds to ``trainscope``."""

@@ -76,7 +76,7 @@ def _size(count: int) -> str:
     return f"{mib} MiB" if mib and not rest else f"{count} bytes"
 
 
-def _reason(exc: ValueError) -> str:
+def json_error_reason(exc: ValueError) -> str:
     """orjson's message with its position given as the column (every line is its own document)."""
     return _ORJSON_POSITION.sub(r" at column \1", str(exc))
 
@@ -120,7 +120,7 @@ class EventStream:
                     event = parse_line(line)
                 except ValueError as exc:
                     if complete:
-                        raise self.error(f"not a JSON object: {_reason(exc)}") from None
+                        raise self.error(f"not a JSON object: {json_error_reason(exc)}") from None
                     self.truncated = True
                     return
                 yield event
@@ -175,6 +175,8 @@ def _decode(event: dict[str, Any]) -> dict[str, Any]:
         value = event.get(key)
         if isinstance(value, dict):
             event[key] = _decode_metrics(value)
+    if event.get("event") == "alert" and isinstance(event.get("value"), str):
+        event["value"] = NON_FINITE.get(event["value"], event["value"])
     return event
 
 
