@@ -35,5 +35,6 @@ def test_hook_names_are_the_designed_ones() -> None:
         "trainscope_evaluation_end",
         "trainscope_train_end",
         "trainscope_alert",
+        "trainscope_resume_point",
         "trainscope_register_commands",
     }

@@ -17,6 +17,7 @@ from trainscope.plugin_types import (
     RequiredPluginError,
 )
 from trainscope.plugins import PluginManager, create_plugin_manager
+from trainscope.resume import ResumeError, ResumePoint
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,
@@ -52,6 +53,8 @@ __all__ = [
     "PluginManager",
     "PluginWarning",
     "RequiredPluginError",
+    "ResumeError",
+    "ResumePoint",
     "RunEndedError",
     "RunInfo",
     "RunStatus",

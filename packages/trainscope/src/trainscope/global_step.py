@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trainscope.run import RunInfo
 
 
 class GlobalStep:
@@ -27,6 +31,23 @@ class GlobalStep:
         self._epoch: int | None = None
         self._last = 0
         """The last training step as reported."""
+
+    @classmethod
+    def continued(cls, current: int, last_reported: int, epoch: int | None) -> GlobalStep:
+        """The axis of a resumed run: ``current`` global steps kept, the last of them reported as
+        step ``last_reported`` of ``epoch`` (see :class:`trainscope.resume.ResumePoint`)."""
+        axis = cls()
+        axis.current, axis._last, axis._epoch = current, last_reported, epoch
+        axis._offset = current - last_reported
+        return axis
+
+    @classmethod
+    def for_run(cls, run: RunInfo) -> GlobalStep:
+        """A new run's axis, or a resumed run's going on from its point."""
+        point = run.resumed
+        if point is None:
+            return cls()
+        return cls.continued(point.global_step, point.last_reported_step, point.epoch)
 
     def training(self, epoch: int, steps: Sequence[int]) -> int:
         """The offset that turns ``steps`` (training steps of ``epoch``) into global steps."""

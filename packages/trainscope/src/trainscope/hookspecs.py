@@ -1,8 +1,9 @@
 """The training lifecycle as pluggy hooks.
 
 Implementations may accept any subset of a hook's arguments, so arguments can be
-added later without breaking plugins. Every hook is a notification: return values
-are ignored.
+added later without breaking plugins. Every hook but one is a notification: return values
+are ignored. The exception is ``trainscope_resume_point``, a question the first plugin that
+knows answers (``firstresult``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from trainscope.health.alerts import Alert
+from trainscope.resume import ResumePoint
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
@@ -150,6 +152,25 @@ def trainscope_alert(run: RunInfo, alert: Alert) -> None:
     :param run: the run.
     :param alert: what was found: ``kind``, ``metric``, ``phase``, ``epoch``, ``step``,
         ``value``, and ``message`` (one line to show).
+    """
+
+
+# -- resuming ------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def trainscope_resume_point(run: RunInfo, resume: str, at: int | None) -> ResumePoint | None:
+    """Asked once, when a session is created with ``resume=``: where the run ``resume`` names (a
+    run log's path, or a run id or its first characters) goes on. The first plugin that keeps
+    run logs answers (the ``jsonl`` reporter); the others return None.
+
+    Raise :class:`~trainscope.resume.ResumeError` for a run that cannot be resumed (none found,
+    a completed run, another model's run, ``at`` past what its log holds).
+
+    :param run: the run being created (its declaration: epochs or steps, the model's name).
+    :param resume: what the user gave.
+    :param at: the last epoch (a run in epochs) or training step (in steps) to keep, as the
+        user's checkpoint holds it; None for the last the log holds.
     """
 
 

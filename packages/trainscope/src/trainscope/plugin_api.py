@@ -25,6 +25,7 @@ from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import check_metric_name
 from trainscope.plugin_types import PluginFatalError, RequiredPluginError, warn_plugin
 from trainscope.plugins import PluginManager, create_plugin_manager
+from trainscope.resume import ResumeError, ResumePoint
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,
@@ -130,6 +131,8 @@ __all__ = [
     "PluginFatalError",
     "PluginManager",
     "RequiredPluginError",
+    "ResumeError",
+    "ResumePoint",
     "RunInfo",
     "RunStatus",
     "StepRecord",

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -26,6 +26,7 @@ from trainscope.plugin_types import (
     warn_plugin,
     writes_to_an_external_store,
 )
+from trainscope.resume import ResumePoint, no_resume_plugin
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, RunInfo, RunStatus, StepRecords
 
 if TYPE_CHECKING:
@@ -277,6 +278,26 @@ class PluginManager:
         """Call ``trainscope_train_end`` (the session calls it once per run, on any thread:
         see :meth:`trainscope.TrainingSession.end`)."""
         self._call("trainscope_train_end", run=run, status=status, error=error)
+
+    def resume_point(self, run: RunInfo, resume: str, at: int | None) -> ResumePoint:
+        """Ask the plugins where the run ``resume`` names goes on (``trainscope_resume_point``).
+
+        A plugin's :class:`~trainscope.resume.ResumeError` (a fatal error) is raised as it is; when
+        no plugin answers, the error says which reporter reads run logs.
+        """
+        errors = self._errors.__dict__
+        outer = errors.get("raised", _NOT_CALLING)
+        errors["raised"] = None
+        try:
+            point = self.pluggy.hook.trainscope_resume_point(run=run, resume=resume, at=at)
+            raised = errors["raised"]
+        finally:
+            errors["raised"] = outer
+        if raised is not None:
+            raise raised
+        if point is None:
+            raise no_resume_plugin(resume)
+        return cast("ResumePoint", point)
 
     def register_commands(self, cli: click.Group) -> None:
         self._call("trainscope_register_commands", cli=cli)

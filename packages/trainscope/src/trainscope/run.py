@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from trainscope.health.figures import PhaseHealth
 from trainscope.spec import ModelSpec
 from trainscope.throughput import Throughput
+
+if TYPE_CHECKING:
+    from trainscope.resume import ResumePoint
 
 RunStatus = Literal["completed", "interrupted", "failed"]
 """How a run ended: ``completed``, ``interrupted`` (Ctrl-C, SIGTERM or SIGHUP) or ``failed``
@@ -59,6 +62,9 @@ class RunInfo:
     artifacts: dict[str, str] = field(default_factory=dict)
     """Files reporters write for this run, by name (the jsonl reporter adds ``"jsonl"``,
     its log's path), so that other reporters and the caller can find them."""
+    resumed: ResumePoint | None = None
+    """Where this run goes on from, when it resumes an earlier one (``TrainingSession(resume=...)``):
+    a reporter continues that run's record (the same log, folder or tracking run) after the point."""
 
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     """The monotonic clock the session times the run with (``time.monotonic`` unless the

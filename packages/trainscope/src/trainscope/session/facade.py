@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -20,6 +21,7 @@ from trainscope.session.lifecycle import Lifecycle
 from trainscope.session.ownership import Ownership, thread_id
 from trainscope.session.phases import Phases
 from trainscope.session.pipeline import Clock
+from trainscope.session.resuming import resume_run
 from trainscope.session.states import ACCEPTS_STEPS, State
 from trainscope.spec import ModelSpec
 from trainscope.values import check_count, check_seconds
@@ -49,6 +51,13 @@ class TrainingSession(loops.LoopHelpers):
     ``stop_on_nan`` ends the run as ``failed`` at the first NaN or infinity in a metric
     (:class:`~trainscope.health.alerts.MetricAlertError`); without it the run goes on after the
     alert. ``clock`` is the monotonic clock the run is timed with (a test's or a replay's).
+
+    ``resume`` (a run log, or a run id or its first characters) continues a run that ended
+    ``interrupted`` or ``failed``: the same run id and log, going on after its last epoch (the
+    loop starts ``run.resumed.next_epoch``) or training step (``run.resumed.next_step``), or
+    after ``resume_at``, the epoch or step the loop's checkpoint holds (see the resume guide).
+    A completed run, another model's run or an unknown one raises
+    :class:`~trainscope.resume.ResumeError` here, before anything is reported.
     """
 
     def __init__(
@@ -72,6 +81,8 @@ class TrainingSession(loops.LoopHelpers):
         last_value_metrics: Iterable[str] = (),
         stop_on_nan: bool = False,
         clock: Clock = time.monotonic,
+        resume: str | os.PathLike[str] | None = None,
+        resume_at: int | None = None,
     ) -> None:
         self.run = arguments.declared_run(
             model_name,
@@ -91,20 +102,18 @@ class TrainingSession(loops.LoopHelpers):
             plugins=plugins, disable=disable, strict=strict
         )
         self.plugin_manager.process_index = self.run.process_index
+        if resume is not None:
+            resume_run(self.run, self.plugin_manager, resume, resume_at)
         self.last_value_metrics = arguments.metric_names(last_value_metrics)
         """Metrics shown as their last value, not averaged (a learning rate, a step size)."""
-        self._clock = clock
         self._owner = Ownership()
-        offset = time.time() - clock()  # monotonic to wall-clock time
         self._phases = Phases(
             self.run,
             self.plugin_manager,
             self._owner.tell,
-            clock,
-            offset,
             refresh_interval,
             self.last_value_metrics,
-            stop_on_nan=stop_on_nan,
+            stop_on_nan,
         )
         self._add_step = self._phases.pipeline.add
         self._lifecycle = Lifecycle(self.run, self.plugin_manager, self._owner, self._phases)

@@ -8,6 +8,7 @@ the session goes on updating.
 from __future__ import annotations
 
 import operator
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,7 +20,8 @@ from trainscope.plugins import PluginManager
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo, StepRecords
 from trainscope.session.errors import SessionStateError, StepOrderWarning, refused
 from trainscope.session.intervals import TrainingIntervals
-from trainscope.session.pipeline import Clock, StepPipeline
+from trainscope.session.pipeline import StepPipeline
+from trainscope.session.resuming import check_first_epoch, check_first_step
 from trainscope.session.states import ACCEPTS_STEPS, IN_EPOCHS, IN_STEPS, Event, State
 from trainscope.session.summaries import epoch_summary, snapshot, with_run_figures
 
@@ -35,8 +37,6 @@ class Phases:
         run: RunInfo,
         plugin_manager: PluginManager,
         tell: Tell,
-        clock: Clock,
-        clock_offset: float,
         refresh_interval: float,
         last_value_metrics: frozenset[str],
         stop_on_nan: bool = False,
@@ -45,8 +45,8 @@ class Phases:
         self.in_steps = run.epochs is None
         self.hooks = plugin_manager
         self._tell = tell
-        self.clock = clock
-        self.clock_offset = clock_offset
+        self.clock = clock = run.clock
+        self.clock_offset = clock_offset = time.time() - clock()  # monotonic to wall-clock time
         self.last_value_metrics = last_value_metrics
         self.state = State.NEW
         self._table = IN_STEPS if self.in_steps else IN_EPOCHS
@@ -102,6 +102,8 @@ class Phases:
         self.state = self._next(Event.FINISH, "finish_training")
 
     def start_epoch(self, epoch: int) -> None:
+        if self.run.resumed is not None and not self.epoch_summaries and self.epoch is None:
+            check_first_epoch(self.run.resumed, epoch)
         self.end_epoch()
         self.state = self._next(Event.START_EPOCH, "start_epoch")
         self.epoch = epoch
@@ -196,6 +198,8 @@ class Phases:
         self._start_phase("train", self.run.total_steps if self.in_steps else self.run.steps_per_epoch)
         self.train = self.phase
         self._train_t0 = self._phase_t0
+        if self.in_steps and self.run.resumed is not None:
+            self.helper_steps["train"] = self.run.resumed.step or 0  # the loop helpers count on
         self.intervals.start_phase(self._means)
         self._results.pop("train", None)
 
@@ -272,6 +276,8 @@ class Phases:
         count = len(taken)
         if not self._warned_step_order:
             self._check_step_order(phase, records.steps)
+        if self.run.resumed is not None and self.in_steps and phase is self.train and not phase.steps:
+            check_first_step(self.run.resumed, records.steps[0])
         if phase.name == "train":  # a step with no batch size adds no examples
             phase.examples += self.intervals.tally.add(count, taken.weights)
         else:

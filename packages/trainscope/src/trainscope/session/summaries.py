@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from trainscope.health.eta import eta_in_epochs, eta_in_steps
 from trainscope.health.figures import PhaseHealth
 from trainscope.run import EpochSummary, EvaluationSummary, PhaseInfo, PhaseName, RunInfo
+from trainscope.session.resuming import epochs_left_of_this_part, run_elapsed, steps_left_of_this_part
 
 
 def snapshot(phase: PhaseInfo) -> PhaseInfo:
@@ -45,8 +46,8 @@ def epoch_summary(
         duration=duration,
         throughput=train.throughput if train is not None else None,
         health=train.health if train is not None else None,
-        run_elapsed=run.elapsed(),
-        run_eta=eta_in_epochs(durations, run.epochs, compiling(train)),
+        run_elapsed=run_elapsed(run),
+        run_eta=eta_in_epochs(durations, epochs_left_of_this_part(run), compiling(train)),
     )
 
 
@@ -62,8 +63,10 @@ def with_run_figures(
     return dataclasses.replace(
         summary,
         health=health,
-        run_elapsed=run.elapsed(),
-        run_eta=eta_in_steps(train.steps, run.total_steps, train.elapsed, validations) if in_steps else None,
+        run_elapsed=run_elapsed(run),
+        run_eta=eta_in_steps(train.steps, steps_left_of_this_part(run), train.elapsed, validations)
+        if in_steps
+        else None,
     )
 
 
