@@ -69,10 +69,13 @@ class LoopSession(Protocol):
     ) -> None: ...
 
 
-def epochs(session: LoopSession, start: int = 1) -> Iterator[int]:
+def epochs(session: LoopSession, start: int | None = None) -> Iterator[int]:
     """The epochs ``start``..``run.epochs`` of ``session``; see :meth:`TrainingSession.epochs`."""
     if session.in_steps:
         raise ValueError("epochs() called in a run declared in steps: loop over your batches instead")
+    if start is None:
+        resumed = session.run.resumed
+        start = resumed.next_epoch or 1 if resumed is not None else 1
     session.start_training()
     total = session.run.epochs
     assert total is not None
@@ -161,9 +164,10 @@ class LoopHelpers:
         """
         return wrap_step(cast("LoopSession", self), "validation", step_function, metrics, values, batch_size)
 
-    def epochs(self, start: int = 1) -> Iterator[int]:
+    def epochs(self, start: int | None = None) -> Iterator[int]:
         """The epoch numbers from ``start`` to ``epochs``: each one started before it is yielded
-        and ended (with its summary) when the loop comes back for the next."""
+        and ended (with its summary) when the loop comes back for the next. ``start`` defaults to
+        1, or in a resumed run to the epoch after its point (``run.resumed.next_epoch``)."""
         return epochs(cast("LoopSession", self), start)
 
     def timed_batches(self, batches: Iterable[T]) -> Iterator[T]:

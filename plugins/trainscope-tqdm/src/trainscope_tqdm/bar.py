@@ -31,6 +31,7 @@ class ProgressBar:
     ``clock`` (seconds, e.g. ``time.monotonic``) times the bar instead of tqdm's wall clock: the
     tqdm reporter passes the run's own clock (``RunInfo.clock``), so that a bar redrawn from a
     run log (``trainscope watch``) shows the run's times, not the time it is drawn at.
+    ``initial``: the steps done before the bar starts (a resumed run's), left out of its rate.
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ProgressBar:
         options: BarOptions | None = None,
         position: int | None = None,
         clock: Callable[[], float] | None = None,
+        initial: int = 0,
     ) -> None:
         if options is None:
             options = BarOptions.from_environment()
@@ -64,7 +66,14 @@ class ProgressBar:
         self._options = options
         self._mode: Mode = choose_mode(stream)
         self._meter = create_meter(
-            printable(description), total, options, unit=unit, file=stream, mode=self._mode, position=position
+            printable(description),
+            total,
+            options,
+            unit=unit,
+            file=stream,
+            mode=self._mode,
+            position=position,
+            initial=initial,
         )
         if clock is not None:
             set_clock(self._meter, clock)

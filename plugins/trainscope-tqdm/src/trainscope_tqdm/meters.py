@@ -233,11 +233,14 @@ def create_meter(
     file: TextIO,
     mode: Mode,
     position: int | None = None,
+    initial: int = 0,
 ) -> Meter:
-    """A started tqdm bar of the given mode (``position``: the terminal line, counted from the cursor's)."""
+    """A started tqdm bar of the given mode (``position``: the terminal line, counted from the
+    cursor's; ``initial``: the steps done before it, left out of its rate)."""
     common: dict[str, Any] = {
         "desc": description,
         "total": total,
+        "initial": initial,
         "unit": unit,
         "ts_show_rate": options.show_rate,
         "ts_show_eta": options.show_eta,

@@ -16,6 +16,14 @@ STARTING_LINE = "Starting training..."
 _PHASE_LABELS = {"train": "Training", "validation": "Validation"}
 
 
+def steps_done_before(run: RunInfo, phase: PhaseInfo) -> int:
+    """The training steps a resumed run in steps did in its earlier parts (where its bar starts)."""
+    resumed = run.resumed
+    if phase.name != "train" or resumed is None or resumed.step is None:
+        return 0
+    return resumed.step
+
+
 def phase_description(run: RunInfo, phase: PhaseInfo, training_total: int | None = None) -> str:
     """``Epoch 1/5 (Training)``; in a run declared in steps ``Training``, and for a validation
     in the middle of training the step it follows: ``Validation (step 400/1200)``."""
@@ -164,6 +172,7 @@ class TqdmReporter:
             file=file,
             position=position,
             clock=run.clock,
+            initial=steps_done_before(run, phase),
         )
         if run.run_id in self._waiting:
             bar.set_note(first_step_note(run))

@@ -53,11 +53,9 @@ class TrainingSession(loops.LoopHelpers):
     alert. ``clock`` is the monotonic clock the run is timed with (a test's or a replay's).
 
     ``resume`` (a run log, or a run id or its first characters) continues a run that ended
-    ``interrupted`` or ``failed``: the same run id and log, going on after its last epoch (the
-    loop starts ``run.resumed.next_epoch``) or training step (``run.resumed.next_step``), or
-    after ``resume_at``, the epoch or step the loop's checkpoint holds (see the resume guide).
-    A completed run, another model's run or an unknown one raises
-    :class:`~trainscope.resume.ResumeError` here, before anything is reported.
+    ``interrupted`` or ``failed`` after its last epoch or step, or after ``resume_at`` (what the
+    loop's checkpoint holds): the loop goes on at ``run.resumed.next_epoch`` or ``next_step``.
+    A run that cannot be resumed raises :class:`~trainscope.resume.ResumeError` here.
     """
 
     def __init__(
