@@ -25,7 +25,7 @@ from trainscope.metric_names import is_accuracy_like
 from trainscope.metrics import check_metric_name
 from trainscope.plugin_types import PluginFatalError, RequiredPluginError, warn_plugin
 from trainscope.plugins import PluginManager, create_plugin_manager
-from trainscope.resume import ResumeError, ResumePoint
+from trainscope.resume import RESUMABLE, ResumeError, ResumePoint
 from trainscope.run import (
     EpochSummary,
     EvaluationSummary,
@@ -116,6 +116,7 @@ class PerRun(Generic[T]):
 __all__ = [
     "ARCHITECTURE_PLUGIN",
     "DEFAULT_LOG_DIR",
+    "RESUMABLE",
     "Alert",
     "BackgroundWorker",
     "EpochSummary",

@@ -60,7 +60,7 @@ def run_end_line(run: RunInfo, status: RunStatus, error: BaseException | None) -
             "time": time.time(),
             "status": status,
             "error": _error_name(error),
-            "duration": run.elapsed(),
+            "duration": schema.run_duration(run),
         }
 
     return _line(lambda: schema.run_end(run, status, error), plain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +22,7 @@ from trainscope.plugin_api import (
     EvaluationSummary,
     PerRun,
     PhaseInfo,
+    ResumePoint,
     RunInfo,
     RunStatus,
     StepRecords,
@@ -32,6 +34,7 @@ from trainscope_jsonl import schema
 from trainscope_jsonl.cli import COMMANDS
 from trainscope_jsonl.encoding import dumps_line, encode_steps, step_prefix
 from trainscope_jsonl.last_lines import run_end_line, run_start_line
+from trainscope_jsonl.resume_point import resume_point
 from trainscope_jsonl.writer import LogWriteError, LogWriter, log_file_name
 
 trainscope_required = True
@@ -117,11 +120,16 @@ _open_logs: PerRun[OpenLog] = PerRun()
 
 
 def open_log(run: RunInfo) -> None:
-    """Create the run's log file and write ``run_start``; raises ``LogDirectoryError``."""
-    writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
+    """Create the run's log file and write ``run_start`` (raises ``LogDirectoryError``); a resumed
+    run appends ``run_resume`` to its log instead (raises ``LogWriteError``)."""
+    point = run.resumed
+    if point is None:
+        writer = LogWriter.create(log_directory(), log_file_name(run.name, run.run_id, run.start_time))
+    else:
+        writer = LogWriter.reopen(Path(point.log))
     log = _open_logs.start(run, lambda: OpenLog(writer))
     run.artifacts["jsonl"] = str(writer.path)
-    log.write(_encoded(schema.run_start(run)))
+    log.write(_encoded(schema.run_start(run) if point is None else schema.run_resume(run, point)))
 
 
 def _write_event(run: RunInfo, event: Mapping[str, Any]) -> OpenLog | None:
@@ -208,6 +216,12 @@ def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException |
     except LogWriteError:
         if not isinstance(error, LogWriteError):
             raise  # the run was fine but its end could not be logged: say so
+
+
+@hookimpl
+def trainscope_resume_point(run: RunInfo, resume: str, at: int | None) -> ResumePoint | None:
+    """Where the run ``resume`` names (a log's path, a run id or its first characters) goes on."""
+    return resume_point(resume, at)
 
 
 @hookimpl

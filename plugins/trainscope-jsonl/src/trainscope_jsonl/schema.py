@@ -16,6 +16,7 @@ from trainscope.plugin_api import (
     ModelSpec,
     PhaseHealth,
     PhaseInfo,
+    ResumePoint,
     RunInfo,
     RunStatus,
     Throughput,
@@ -25,13 +26,15 @@ from trainscope.plugin_api import (
     error_text as core_error_text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the log format; raised whenever a field changes meaning or is removed, or an
 event is added (2: runs declared in steps, validations in the middle of training; 3: run
-health, the ``alert`` event)."""
+health, the ``alert`` event; 4: resumed runs, the ``run_resume`` event, ``run_end``'s
+``duration`` over every part of the run)."""
 
 EVENTS = (
     "run_start",
+    "run_resume",
     "epoch_start",
     "phase_start",
     "step",
@@ -91,6 +94,35 @@ def run_start(run: RunInfo) -> dict[str, Any]:
         "architecture": None if run.model is None else architecture_text(run.name, run.model),
         "environment": run.environment,
     }
+
+
+def run_resume(run: RunInfo, point: ResumePoint) -> dict[str, Any]:
+    """The first line a resumed run appends: where it goes on, and this part's declaration,
+    config and environment (those of ``run_start`` were the first part's)."""
+    return {
+        **_event("run_resume", run, run.start_time),
+        "schema_version": SCHEMA_VERSION,
+        "resumes": point.resumes + 1,
+        "previous_status": point.status,
+        "epoch": point.epoch,
+        "step": point.step,
+        "global_step": point.global_step,
+        "last_reported_step": point.last_reported_step,
+        "elapsed": point.elapsed,
+        "name": run.name,
+        "epochs": run.epochs,
+        "steps_per_epoch": run.steps_per_epoch,
+        "total_steps": run.total_steps,
+        "process_count": run.process_count,
+        "validation_steps": run.validation_steps,
+        "config": run.config,
+        "environment": run.environment,
+    }
+
+
+def run_duration(run: RunInfo) -> float:
+    """Seconds the run has trained, over every part of a resumed run."""
+    return run.elapsed() + (run.resumed.elapsed if run.resumed is not None else 0.0)
 
 
 def epoch_start(run: RunInfo, epoch: int) -> dict[str, Any]:
@@ -165,4 +197,4 @@ def error_text(error: BaseException | None) -> str | None:
 
 def run_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> dict[str, Any]:
     event = _event("run_end", run)
-    return {**event, "status": status, "error": error_text(error), "duration": run.elapsed()}
+    return {**event, "status": status, "error": error_text(error), "duration": run_duration(run)}

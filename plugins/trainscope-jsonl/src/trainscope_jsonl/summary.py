@@ -43,6 +43,18 @@ class GlobalStep:
         self.value = 0
         self._last_reported = 0
 
+    @classmethod
+    def continued(cls, value: int, last_reported: int) -> GlobalStep:
+        """A resumed run's count: ``value`` steps kept, the last of them reported as ``last_reported``."""
+        counter = cls()
+        counter.value, counter._last_reported = value, last_reported
+        return counter
+
+    @property
+    def last_reported(self) -> int:
+        """The last training step as reported (0 before any)."""
+        return self._last_reported
+
     def advance(self, reported: int) -> int:
         """Count one training step reported as ``reported``; the global step it is."""
         last, self._last_reported = self._last_reported, reported
@@ -80,6 +92,8 @@ class RunSummary:
     """The last global training step (see :class:`GlobalStep`)."""
     truncated: bool = False
     """True when the last line was cut off (and skipped)."""
+    resumes: int = 0
+    """How many times the run was resumed (``run_resume`` events, schema 4)."""
 
     @property
     def status(self) -> str | None:
@@ -119,6 +133,14 @@ def _training_figures(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def kept_after_resume(epoch: int | None, global_step: int) -> Callable[[int | None, int], bool]:
+    """Whether a record (its epoch, its global step) is kept by a ``run_resume`` that went on
+    after ``epoch`` (a run in epochs) or after global step ``global_step`` (a run in steps)."""
+    if epoch is not None:
+        return lambda record_epoch, _: record_epoch is None or record_epoch <= epoch
+    return lambda _, record_step: record_step <= global_step
+
+
 class SummaryBuilder:
     """Builds a :class:`RunSummary` from the events of an :class:`EventStream`, one at a time."""
 
@@ -133,6 +155,7 @@ class SummaryBuilder:
             "evaluation_end": self.on_evaluation_end,
             "epoch_end": self.on_epoch_end,
             "run_end": self.on_run_end,
+            "run_resume": self.on_run_resume,
             "log_error": self.on_log_error,
         }
 
@@ -267,6 +290,21 @@ class SummaryBuilder:
         gave_up = end.status == "failed" and (end.error or "").startswith((LOG_WRITE_ERROR, LOG_WRITE_FAILED))
         summary.abandoned = end.error if gave_up else None
 
+    def on_run_resume(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
+        """The run went on after an earlier point (schema 4): what was recorded after that point
+        is left behind, and the run is open again."""
+        epoch = fields.optional_integer(event, "epoch")
+        global_step = fields.integer(event, "global_step")
+        self.global_step = GlobalStep.continued(global_step, fields.integer(event, "last_reported_step"))
+        keep = kept_after_resume(epoch, global_step)
+        summary.epochs = [record for record in summary.epochs if keep(record.epoch, record.global_step)]
+        summary.evaluations = [r for r in summary.evaluations if keep(r.epoch, r.global_step)]
+        summary.phases = [record for record in summary.phases if keep(record.epoch, record.global_step)]
+        summary.alerts = [record for record in summary.alerts if keep(record.epoch, record.global_step)]
+        summary.resumes = fields.integer(event, "resumes")
+        summary.end = None
+        summary.abandoned = None
+
     def on_log_error(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
         """The writer gave up on the log: keep its message (``error``, else ``message``)."""
         message = next((event[key] for key in ("error", "message") if isinstance(event.get(key), str)), None)
@@ -297,5 +335,6 @@ __all__ = [
     "RunEnd",
     "RunSummary",
     "SummaryBuilder",
+    "kept_after_resume",
     "read_summary",
 ]

@@ -100,6 +100,27 @@ def _create_free(path: Path) -> tuple[Path, int]:
     return path, _create(path)  # raises FileExistsError, naming the path
 
 
+def _open_to_append(path: Path) -> int:
+    """The existing file at ``path``, open for appending and for reading."""
+    return os.open(path, os.O_RDWR | os.O_APPEND)
+
+
+def _whole_lines(fd: int) -> int:
+    """The bytes of the open file's complete lines; a last line without its newline is cut off."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - _COPY_CHUNK)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    if end < size:
+        os.ftruncate(fd, end)
+    return end
+
+
 def _write_fully(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
@@ -135,11 +156,15 @@ class LogWriter:
     with Ctrl-C deferred until they are written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, append: bool = False) -> None:
         self.path = path
-        self._fd = _create(path)
-        self._size = 0
-        """Bytes of complete lines written so far."""
+        self._fd = _open_to_append(path) if append else _create(path)
+        try:
+            self._size = _whole_lines(self._fd) if append else 0
+            """Bytes of complete lines written so far."""
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._torn = False
         """True while the file may hold part of a line after ``_size`` (a write raised half-way)."""
 
@@ -167,6 +192,19 @@ class LogWriter:
                 f"trainscope-jsonl cannot create the run log {str(path)!r}: "
                 f"{reason}. Set {core_env.TRAINSCOPE_LOG_DIR} to a writable directory, "
                 f"or block the log with {core_env.TRAINSCOPE_DISABLE_PLUGINS}=jsonl",
+            ) from exc
+
+    @classmethod
+    def reopen(cls, path: Path) -> LogWriter:
+        """The log of a run being resumed, open to append to; a torn last line (its process was
+        killed mid-write) is cut first. :class:`LogWriteError` when it cannot be opened or cut."""
+        try:
+            return cls(path, append=True)
+        except OSError as exc:
+            raise LogWriteError(
+                exc.errno,
+                f"trainscope-jsonl cannot append to the run log {str(path)!r} to resume its run: "
+                f"{exc.strerror or exc}; make it writable, or start a new run",
             ) from exc
 
     def write(self, *chunks: bytes) -> None:

@@ -55,6 +55,10 @@ ARCHITECTURE_ARTIFACT = "model/architecture.txt"
 """Where the architecture printout goes among the run's artifacts."""
 LOG_ARTIFACT_FOLDER = "logs"
 """The artifact folder the JSON-lines log is uploaded to."""
+RUN_ID_TAG = "trainscope.run_id"
+"""The tag holding the trainscope run id (how a resumed run finds its MLflow run)."""
+RESUMES_TAG = "trainscope.resumes"
+"""The tag counting how many times the run was resumed."""
 STRIDE_TAG = "trainscope.mlflow.log_every"
 """The tag that says which steps were logged at the end of the run: every N-th (1: every step)."""
 
@@ -98,7 +102,9 @@ class MlflowRunLogger:
         check_store_writable(self.uri)
         check_reachable(self.uri, self.timeout)
         quiet_reporter_threads()
-        self.steps = GlobalStep()
+        self.steps = GlobalStep.for_run(run)
+        self._params_logged: set[str] = set()
+        """The parameters the MLflow run already has (a resumed run's)."""
         self._gave_up = threading.Event()
         try:
             call_within(self.timeout, f"{self.thread_name}-start", partial(self._start, run))
@@ -122,9 +128,14 @@ class MlflowRunLogger:
         """Create the MLflow run (on a thread of its own): the store's answer the training waits for."""
         try:
             self.client = MlflowClient(self.uri)
-            self.run_id = self.client.create_run(
-                self._experiment_id(run.name), run_name=f"{run.name}-{run.run_id[:8]}", tags=run_tags(run)
-            ).info.run_id
+            experiment_id = self._experiment_id(run.name)
+            resumed = self._resumed_run(experiment_id, run) if run.resumed is not None else None
+            if resumed is None:
+                self.run_id = self.client.create_run(
+                    experiment_id, run_name=f"{run.name}-{run.run_id[:8]}", tags=run_tags(run)
+                ).info.run_id
+            else:
+                self.run_id = resumed
         except MlflowTrackingError:
             raise
         except Exception as exc:
@@ -137,6 +148,22 @@ class MlflowRunLogger:
             f"trainscope-mlflow cannot start an MLflow run in {shown_uri(self.uri)!r}: {first_line(exc)}. "
             f"Fix the store or set MLFLOW_TRACKING_URI to one that works, {blocked_hint()}"
         )
+
+    def _resumed_run(self, experiment_id: str, run: RunInfo) -> str | None:
+        """The MLflow run of the trainscope run being resumed, set running again (None when the
+        experiment has none: the run's earlier parts were not tracked here)."""
+        found = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{run.run_id}'", max_results=1
+        )
+        if not found:
+            return None
+        run_id = str(found[0].info.run_id)
+        self._params_logged = set(found[0].data.params)
+        self.client.update_run(run_id, status="RUNNING")
+        point = run.resumed
+        resumes = 1 if point is None else point.resumes + 1
+        self.client.set_tag(run_id, RESUMES_TAG, str(resumes))
+        return run_id
 
     def _experiment_id(self, run_name: str) -> str:
         chosen_id = MLFLOW_EXPERIMENT_ID.get()
@@ -164,9 +191,11 @@ class MlflowRunLogger:
         params = [
             Param(mlflow_key(name), truncated(str(value), MAX_PARAM_VAL_LENGTH))
             for name, value in flatten_config(run.config).items()
+            if mlflow_key(name) not in self._params_logged  # a resumed run's: MLflow keeps the first value
         ]
-        self.client.log_batch(self.run_id, params=params)
-        if run.model is not None:
+        if params:
+            self.client.log_batch(self.run_id, params=params)
+        if run.model is not None and not self._params_logged and run.resumed is None:
             self.client.log_text(self.run_id, architecture_text(run.name, run.model), ARCHITECTURE_ARTIFACT)
 
     # -- during the run (training thread: spool only) ---------------------------
@@ -307,7 +336,7 @@ def first_line(exc: BaseException) -> str:
 
 def run_tags(run: RunInfo) -> dict[str, Any]:
     """The run's id and environment (platform, device, versions) as ``trainscope.*`` tags."""
-    tags = {"trainscope.run_id": run.run_id, "trainscope.model": run.name}
+    tags = {RUN_ID_TAG: run.run_id, "trainscope.model": run.name}
     for name, value in flatten_config(run.environment).items():
         tags[mlflow_key(f"trainscope.environment.{name}")] = truncated(str(value), MAX_TAG_VAL_LENGTH)
     return tags
@@ -316,6 +345,8 @@ def run_tags(run: RunInfo) -> dict[str, Any]:
 __all__ = [
     "ARCHITECTURE_ARTIFACT",
     "LOG_ARTIFACT_FOLDER",
+    "RESUMES_TAG",
+    "RUN_ID_TAG",
     "STRIDE_TAG",
     "MlflowRunLogger",
     "collect_once",

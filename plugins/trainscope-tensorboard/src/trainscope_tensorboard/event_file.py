@@ -13,8 +13,9 @@ import socket
 import struct
 import time
 from pathlib import Path
+from typing import BinaryIO
 
-from tensorboardX.proto.event_pb2 import Event
+from tensorboardX.proto.event_pb2 import Event, SessionLog
 from tensorboardX.record_writer import masked_crc32c
 
 FILE_VERSION = "brain.Event:2"
@@ -31,14 +32,32 @@ def record(data: bytes) -> bytes:
     return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
 
 
+def _new_file(folder: Path, name: str) -> tuple[Path, BinaryIO]:
+    """A new file ``name`` in ``folder``, or ``name.1``, ``name.2``... when a file took the name
+    (a run resumed within the second it stopped)."""
+    for n in range(100):
+        path = folder / (name if n == 0 else f"{name}.{n}")
+        try:
+            return path, open(path, "xb+")
+        except FileExistsError:
+            continue
+    path = folder / name
+    return path, open(path, "xb+")
+
+
 class EventFile:
     """Events appended to ``folder/events.out.tfevents...``; not thread-safe (one writer thread)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, purge_step: int | None = None) -> None:
+        """A new event file in ``folder``; with ``purge_step`` (a resumed run), its first events
+        tell TensorBoard to drop what earlier files of the folder hold from that step on."""
         now = time.time()
-        self.path = folder / event_file_name(now)
-        self._file = open(self.path, "xb+")  # noqa: SIM115 - closed by close()
-        self.write(Event(wall_time=now, file_version=FILE_VERSION))
+        self.path, self._file = _new_file(folder, event_file_name(now))
+        if purge_step is None:
+            self.write(Event(wall_time=now, file_version=FILE_VERSION))
+        else:  # what TensorBoard reads as a restart (tensorboardX's SummaryWriter(purge_step=...))
+            self.write(Event(wall_time=now, step=purge_step, file_version=FILE_VERSION))
+            self.write(Event(wall_time=now, step=purge_step, session_log=SessionLog(status=SessionLog.START)))
 
     def write(self, event: Event) -> None:
         self._file.write(record(event.SerializeToString()))

@@ -61,12 +61,13 @@ class RunWriter:
         self.path = (directory or tensorboard_directory()) / run_folder_name(run.name, run.run_id)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._file = EventFile(self.path)
+            point = run.resumed
+            self._file = EventFile(self.path, None if point is None else point.global_step + 1)
         except OSError as exc:
             raise directory_error(self.path, exc) from exc
         self._notes: list[str] = []
         """Warnings from the writer thread, given on the training thread."""
-        self.steps = GlobalStep()
+        self.steps = GlobalStep.for_run(run)
         self._last_flush = time.monotonic()
         self._gathered: list[Scalars] = []
         self._gathered_steps = 0
@@ -122,7 +123,7 @@ class RunWriter:
     def _write_run_start(self, run: RunInfo) -> None:
         now = time.time()
         self._file.write(events.hparams_start_event(flatten_config(run.config), now))
-        if run.model is not None:
+        if run.model is not None and run.resumed is None:  # a resumed run's folder has it
             text = architecture_text(run.name, run.model)
             # Indented four spaces: a Markdown code block, so the columns stay aligned.
             block = "\n".join(f"    {line}" for line in text.splitlines())
