@@ -6,6 +6,7 @@ neighbouring points are merged into means, so memory stays flat in the size of t
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,14 @@ class Series:
         self._y_sums = [a + b for a, b in zip(self._y_sums[::2], self._y_sums[1::2])]
         self._y_counts = [a + b for a, b in zip(self._y_counts[::2], self._y_counts[1::2])]
         self.bucket *= 2
+
+    def drop_after(self, x: float) -> None:
+        """Leave out the points past ``x`` (the steps a resumed run left behind); a bucket of
+        merged points goes by its mean x."""
+        kept = bisect.bisect_right(self._new_x, x)
+        del self._new_x[kept:], self._new_y[kept:]
+        while self._x_sums and self._x_sums[-1] / self.bucket > x:
+            self._x_sums.pop(), self._y_sums.pop(), self._y_counts.pop()
 
     def __len__(self) -> int:
         """The points :meth:`points` returns."""
@@ -164,6 +173,11 @@ class CurvesBuilder(SummaryBuilder):
                     continue
                 series = self.series[name] = Series(self.max_points)
             series.add(x, value)
+
+    def on_run_resume(self, summary: RunSummary, event: Mapping[str, Any]) -> None:
+        super().on_run_resume(summary, event)
+        for series in self.series.values():
+            series.drop_after(self.global_step.value)
 
     def curves(self) -> RunCurves:
         """Read the whole stream into a :class:`RunCurves`."""

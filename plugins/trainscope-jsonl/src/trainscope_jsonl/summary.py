@@ -301,6 +301,7 @@ class SummaryBuilder:
         summary.evaluations = [r for r in summary.evaluations if keep(r.epoch, r.global_step)]
         summary.phases = [record for record in summary.phases if keep(record.epoch, record.global_step)]
         summary.alerts = [record for record in summary.alerts if keep(record.epoch, record.global_step)]
+        summary.training_steps = global_step
         summary.resumes = fields.integer(event, "resumes")
         summary.end = None
         summary.abandoned = None

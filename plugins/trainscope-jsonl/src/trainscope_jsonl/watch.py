@@ -112,9 +112,11 @@ def _first_event(followed: FollowedLog, wait: float) -> dict[str, Any]:
 
 
 def follow(followed: FollowedLog, replay: Replay, jobs: list[CatchUp]) -> StartOver | None:
-    """Hand on the log's new lines as they come until its ``run_end`` (None), or until it no
-    longer goes on from what was read (:class:`StartOver`); read back ``jobs`` meanwhile."""
-    while replay.end is None:
+    """Hand on the log's new lines as they come until its ``run_end`` with nothing after it (None;
+    a resumed run goes on after an earlier ``run_end``), or until it no longer goes on from what
+    was read (:class:`StartOver`); read back ``jobs`` meanwhile."""
+    lines: list[tuple[int, bytes]] = [(0, b"")]
+    while replay.end is None or lines:
         change = followed.change()
         if change is not None:
             if not followed.follow_copy():

@@ -19,7 +19,9 @@ from trainscope.plugin_api import (
     PhaseHealth,
     PhaseInfo,
     PhaseName,
+    ResumePoint,
     RunInfo,
+    RunStatus,
     StepRecords,
     Throughput,
 )
@@ -52,6 +54,23 @@ def run_info(event: Mapping[str, Any], *, log: Path, clock: Callable[[], float])
         process_count=fields.optional_integer(event, "process_count") or 1,
         artifacts={"jsonl": str(log)},
         clock=clock,
+    )
+
+
+def resume_point(event: Mapping[str, Any], *, log: Path) -> ResumePoint:
+    """The point a ``run_resume`` event says the run went on after."""
+    return ResumePoint(
+        log=str(log),
+        run_id=fields.text(event, "run_id"),
+        name=fields.text(event, "name"),
+        status=cast("RunStatus | None", fields.optional_text(event, "previous_status")),
+        epoch=fields.optional_integer(event, "epoch"),
+        step=fields.optional_integer(event, "step"),
+        global_step=fields.integer(event, "global_step"),
+        last_reported_step=fields.integer(event, "last_reported_step"),
+        elapsed=fields.number(event, "elapsed"),
+        resumes=fields.integer(event, "resumes") - 1,
+        artifacts={"jsonl": str(log)},
     )
 
 

@@ -118,6 +118,9 @@ class Replay:
         ``last_step``: for a ``phase_end`` whose steps were not handed on, the number of its
         last step (where its bar stops).
         """
+        if event.get("event") == "run_resume":
+            self._run_resume(event)
+            return
         handler = self._handlers.get(cast(str, event.get("event")))
         if handler is not None and self.run is not None and self.end is None:
             handler(self.run, event, last_step)
@@ -254,6 +257,17 @@ class Replay:
         self.end = event
         self.phases.clear()
         self.hooks.train_end(run, status, None if error is None else build.LoggedRunError(error))
+
+    def _run_resume(self, event: Mapping[str, Any]) -> None:
+        """``run_resume``: the run went on after an earlier end: a new part, drawn as the resumed
+        run drew it (``trainscope_train_start`` with ``run.resumed`` set), timed from its start."""
+        run = build.run_info(event, log=self.log, clock=self.clock)
+        run.resumed = build.resume_point(event, log=self.log)
+        if self.run is not None and self.end is None:  # the part before ended without its run_end
+            self._run_end(self.run, {"status": "interrupted", "duration": self.now}, None)
+        self.run, self.end, self._moved, self.now = run, None, False, 0.0
+        self.phases.clear()
+        self.hooks.train_start(run)
 
     # -- catching up ---------------------------------------------------------------------
 
