@@ -117,8 +117,12 @@ def fit_epochs(
     *,
     flops: StepFlops,
     on_end: Callable[[], None],
+    start: int = 1,
+    checkpoint: Callable[[int], None] | None = None,
 ) -> FitHistory:
-    """Train for ``epochs`` on ``data``, validating after each, reporting every step to ``session``.
+    """Train epochs ``start`` to ``epochs`` on ``data``, validating after each, reporting every
+    step to ``session``; ``checkpoint(epoch)`` runs after each epoch's validation, before its end
+    is reported.
 
     ``on_end`` runs once the run has ended, however it ended.
     """
@@ -126,14 +130,16 @@ def fit_epochs(
     watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
     try:
         with session:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(start, epochs + 1):
                 session.start_epoch(epoch)
-                _train_epoch(session, steps, data, epoch, flops)
+                _train_epoch(session, steps, data, epoch, flops, first=epoch == start)
                 session.finish_training_epoch()
                 if data.validation is not None:
                     session.start_validation()
                     _validate(session, steps, data, data.validation, data.validation_batches)
                     session.finish_validation_epoch()
+                if checkpoint is not None:
+                    checkpoint(epoch)
                 session.print_epoch_summary()
                 history.epochs.append(_epoch_result(epoch, session.epoch_summaries[-1]))
     finally:
@@ -143,8 +149,15 @@ def fit_epochs(
 
 
 def _train_epoch(
-    session: TrainingSession, steps: TrainingSteps, data: FitData, epoch: int, flops: StepFlops
+    session: TrainingSession,
+    steps: TrainingSteps,
+    data: FitData,
+    epoch: int,
+    flops: StepFlops,
+    *,
+    first: bool,
 ) -> None:
+    """One epoch's training steps; ``first``: the first epoch of this fit (its first step compiles)."""
     batches = prefetch_to_device(
         data.loader.epoch(epoch),
         device=steps.placement,
@@ -162,10 +175,10 @@ def _train_epoch(
                 break
             called = clock()
             data_wait += called - fetched
-            if step == 1 and epoch == 1:  # every fit has a session of its own
+            if step == 1 and first:  # every fit has a session of its own
                 flops.hand_to(session, steps, data.config, inputs, labels)
             loss, accuracy, extras = steps.train(inputs, labels)
-            if step > 1 or epoch > 1:  # the run's first call compiles the step: no wait for the device
+            if step > 1 or not first:  # the fit's first call compiles the step: no wait for the device
                 device_wait += clock() - called  # dispatch waits when the device is behind
             session.update_training_progress(step, loss, accuracy, batch_size=batch_size, **extras)
             if step % WAITS_EVERY == 0:  # often enough for the processes' straggler check

@@ -147,9 +147,7 @@ class TrainingSteps:
         params, model_state = adapter.init(init_key)
         params = jax.tree.map(lambda a: a.astype(dtype), params)
         state = TrainState(params, model_state, optimizer.init(params), step_key, jnp.zeros((), jnp.int32))
-        self.state: TrainState | None = (
-            parallel.put_replicated(state) if parallel.sharded else jax.device_put(state, self.device)
-        )
+        self.state: TrainState | None = self._placed(state)
         """None once the trainer is cleaned up."""
         replicated, split = parallel.replicated, parallel.batch
         self.train_step = jax.jit(
@@ -163,6 +161,19 @@ class TrainingSteps:
         )
         self.placement: jax.Device | jax.sharding.Sharding = split if parallel.sharded else self.device
         """Where batches go: this process's first device, or split across the devices."""
+
+    def _placed(self, state: TrainState) -> TrainState:
+        """``state`` on the devices: replicated when the batch is split, else on the first device."""
+        return (
+            self.parallel.put_replicated(state)
+            if self.parallel.sharded
+            else jax.device_put(state, self.device)
+        )
+
+    def load(self, state: TrainState) -> None:
+        """Go on from ``state`` (host arrays, as a checkpoint holds them) instead of the current one."""
+        self.current  # noqa: B018 - refused once cleaned up
+        self.state = self._placed(state)
 
     @property
     def current(self) -> TrainState:

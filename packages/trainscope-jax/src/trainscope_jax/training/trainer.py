@@ -11,7 +11,9 @@ checks (``inputs``), the fit loop (``fit``) and what the session is told (``run_
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -19,11 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trainscope import ModelSpec, PluginManager, TrainingSession
+from trainscope import ModelSpec, PluginManager, ResumeError, ResumePoint, TrainingSession
 from trainscope_jax.devices.selection import DeviceChoice, select_device
 from trainscope_jax.models.sequential import Params
 from trainscope_jax.models.specs import with_parameters_cast
 from trainscope_jax.training.adapters import ModelAdapter, adapt
+from trainscope_jax.training.checkpoints import Checkpoints
 from trainscope_jax.training.config import TrainerConfig, check_dtype, check_parallel
 from trainscope_jax.training.fit import FitData, FitHistory, fit_epochs
 from trainscope_jax.training.inputs import DataArg, InputCheck
@@ -215,6 +218,8 @@ class ModelTrainer:
         plugin_manager: PluginManager | None = None,
         strict: bool | None = None,
         stop_on_nan: bool = False,
+        resume: str | os.PathLike[str] | None = None,
+        resume_at: int | None = None,
     ) -> TrainingSession:
         """A ``TrainingSession`` carrying this trainer's model spec, config and environment."""
         spec = self.model_spec(name)
@@ -232,6 +237,8 @@ class ModelTrainer:
             config=self.run_config(),
             environment=self.environment(),
             stop_on_nan=stop_on_nan,
+            resume=resume,
+            resume_at=resume_at,
         )
 
     def fit(
@@ -247,6 +254,9 @@ class ModelTrainer:
         strict: bool | None = None,
         max_steps: int | None = None,
         stop_on_nan: bool = False,
+        checkpoints: str | os.PathLike[str] | None = None,
+        resume: str | os.PathLike[str] | None = None,
+        resume_at: int | None = None,
     ) -> FitHistory:
         """Train for ``epochs``, validating after each, reporting every step to the enabled reporters.
 
@@ -255,6 +265,13 @@ class ModelTrainer:
         steps in all (a quick check of a set-up): the epochs stop there, each still validated.
         ``stop_on_nan``: end the run as failed at the first NaN or infinity in a metric
         (:class:`trainscope.MetricAlertError`) instead of training on after the alert.
+
+        ``checkpoints``: a folder where the trainer's state is saved at each epoch end
+        (``FOLDER/RUN_ID/epoch-N.npz``, the newest two kept). ``resume``: the log or run id of a
+        run that ended interrupted or failed (see :class:`trainscope.TrainingSession`): the state
+        of the epoch its log ended last is restored from ``checkpoints`` and the run goes on with
+        the next epoch, in the same log; ``resume_at``: go on after that earlier epoch instead. The
+        history holds the epochs this call trained.
         """
         train_set = self._inputs.dataset(train, "training")
         val_set = None if validation is None else self._inputs.dataset(validation, "validation")
@@ -270,8 +287,37 @@ class ModelTrainer:
             plugin_manager=plugin_manager,
             strict=strict,
             stop_on_nan=stop_on_nan,
+            resume=resume,
+            resume_at=resume_at,
         )
-        return fit_epochs(session, self._steps, data, epochs, flops=self._flops, on_end=self._after_fit)
+        saved = None if checkpoints is None else Checkpoints(checkpoints, session.run.run_id)
+        start = self._restore(session.run.resumed, saved)
+        save = None if saved is None else partial(self._save, saved)
+        return fit_epochs(
+            session,
+            self._steps,
+            data,
+            epochs,
+            flops=self._flops,
+            on_end=self._after_fit,
+            start=start,
+            checkpoint=save,
+        )
+
+    def _save(self, saved: Checkpoints, epoch: int) -> None:
+        saved.save(epoch, self._steps.current, self.parallel)
+
+    def _restore(self, point: ResumePoint | None, saved: Checkpoints | None) -> int:
+        """The first epoch of a fit: 1, or after the point of a resumed run, whose state is restored."""
+        if point is None or not point.epoch:
+            return 1  # nothing trained yet: the fresh state, from the same seed
+        if saved is None:
+            raise ResumeError(
+                f"fit(resume=...) goes on from the trainer's state after epoch {point.epoch}: give "
+                "checkpoints=FOLDER, the folder the run saved its checkpoints in"
+            )
+        self._steps.load(saved.restore(point, self._steps.current))
+        return point.epoch + 1
 
     def _after_fit(self) -> None:
         if self._adapter.framework == "flax.nnx" and self._steps.state is not None:
