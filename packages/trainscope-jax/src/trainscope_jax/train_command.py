@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainscope import MetricAlertError, RunEndedError, Terminated, create_plugin_manager
+from trainscope import MetricAlertError, ResumeError, RunEndedError, Terminated, create_plugin_manager
 from trainscope.cli import CliContext
-from trainscope.log_files import log_directory_set
+from trainscope.log_files import log_directory, log_directory_set
 from trainscope.signals import INTERRUPTED_EXIT_CODE
 from trainscope.values import INT64_MAX
 from trainscope_jax.command_types import Count, FiniteFloat, ImageSize
@@ -36,6 +36,9 @@ PLATFORM_CHOICES = ("auto", "metal", "gpu", "cpu")
 MAX_SEED = 2**32 - 1
 """The largest ``--seed``: seeds are 32-bit, as numpy and JAX keys take them everywhere."""
 
+
+CHECKPOINT_FOLDER = "checkpoints"
+"""Where in the log folder the run's checkpoints go (``checkpoints/RUN_ID/epoch-N.npz``)."""
 
 QUIET_BLOCKS = ("arch", "tqdm", "summary")
 """The reporters ``--quiet`` blocks: those that print while the run goes."""
@@ -141,6 +144,18 @@ QUIET_BLOCKS = ("arch", "tqdm", "summary")
     help="End the run as failed at the first NaN or infinity in a metric (default: train on, with an alert).",
 )
 @click.option(
+    "--resume",
+    metavar="LOG_OR_RUN_ID",
+    default=None,
+    help="Go on with a run that ended interrupted or failed (its log, or its run id's first characters).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the state saved at each epoch end, for --resume  [default: LOG_DIR/checkpoints]",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -188,6 +203,8 @@ def _train(
     run_name: str | None,
     max_steps: int | None,
     stop_on_nan: bool,
+    resume: str | None,
+    checkpoint_dir: Path | None,
     quiet: bool,
 ) -> None:
     """The command's work once this process has joined the run's processes (if any)."""
@@ -208,6 +225,7 @@ def _train(
     observer.check_interrupts()  # between stages: a Ctrl-C swallowed inside JAX's start-up ends it here
 
     from trainscope_jax.models.zoo import create_model
+    from trainscope_jax.training.checkpoints import CheckpointError
     from trainscope_jax.training.config import TrainerConfig
     from trainscope_jax.training.sharding import BatchSizeError, DeviceCountError
     from trainscope_jax.training.trainer import ModelTrainer
@@ -255,6 +273,8 @@ def _train(
                 plugin_manager=plugin_manager,
                 max_steps=max_steps,
                 stop_on_nan=stop_on_nan,
+                checkpoints=checkpoint_dir or log_directory() / CHECKPOINT_FOLDER,
+                resume=resume,
             )
     except (KeyboardInterrupt, Terminated) as exc:
         cause = "Interrupted" if isinstance(exc, KeyboardInterrupt) else f"Terminated by {exc.signal_name}"
@@ -264,7 +284,7 @@ def _train(
             where = "process 0 logs the run"
         click.echo(f"\n{cause}: training stopped ({where}).", err=True)
         ctx.exit(INTERRUPTED_EXIT_CODE if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum)
-    except DataError as exc:
+    except (DataError, ResumeError, CheckpointError) as exc:
         raise click.ClickException(str(exc)) from None
     except MetricAlertError as exc:
         logged = observer.log_path()
@@ -292,6 +312,7 @@ def _train(
 
 
 __all__ = [
+    "CHECKPOINT_FOLDER",
     "MAX_SEED",
     "MODEL_CHOICES",
     "OPTIMIZER_CHOICES",
