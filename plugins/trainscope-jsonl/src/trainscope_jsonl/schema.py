@@ -79,10 +79,9 @@ def model_summary(spec: ModelSpec | None) -> dict[str, Any] | None:
     }
 
 
-def run_start(run: RunInfo) -> dict[str, Any]:
+def _declaration(run: RunInfo) -> dict[str, Any]:
+    """The run as declared, in ``run_start`` and ``run_resume``."""
     return {
-        **_event("run_start", run, run.start_time),
-        "schema_version": SCHEMA_VERSION,
         "name": run.name,
         "epochs": run.epochs,
         "steps_per_epoch": run.steps_per_epoch,
@@ -90,6 +89,14 @@ def run_start(run: RunInfo) -> dict[str, Any]:
         "process_count": run.process_count,
         "validation_steps": run.validation_steps,
         "config": run.config,
+    }
+
+
+def run_start(run: RunInfo) -> dict[str, Any]:
+    return {
+        **_event("run_start", run, run.start_time),
+        "schema_version": SCHEMA_VERSION,
+        **_declaration(run),
         "model": model_summary(run.model),
         "architecture": None if run.model is None else architecture_text(run.name, run.model),
         "environment": run.environment,
@@ -109,13 +116,7 @@ def run_resume(run: RunInfo, point: ResumePoint) -> dict[str, Any]:
         "global_step": point.global_step,
         "last_reported_step": point.last_reported_step,
         "elapsed": point.elapsed,
-        "name": run.name,
-        "epochs": run.epochs,
-        "steps_per_epoch": run.steps_per_epoch,
-        "total_steps": run.total_steps,
-        "process_count": run.process_count,
-        "validation_steps": run.validation_steps,
-        "config": run.config,
+        **_declaration(run),
         "environment": run.environment,
     }
 
