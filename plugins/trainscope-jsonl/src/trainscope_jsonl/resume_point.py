@@ -48,20 +48,21 @@ def find_log(resume: str) -> Path:
             "'20261202T101500.000Z-Net-3ab1ac0a.jsonl' -> 3ab1ac0a)"
         )
     candidates = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-    found = [
+    named = [
         candidate
         for candidate in candidates
-        if (match := _FILE_ID.search(candidate.name)) is not None
-        and (match.group(1).startswith(prefix[:8]))
-        and (run_id := _first_run_id(candidate)) is not None
-        and run_id.startswith(prefix)
+        if (match := _FILE_ID.search(candidate.name)) is not None and match.group(1).startswith(prefix[:8])
+    ]
+    ids = {candidate: _first_run_id(candidate) for candidate in named}
+    found = [
+        candidate for candidate, run_id in ids.items() if run_id is not None and run_id.startswith(prefix)
     ]
     if not found:
         raise ResumeError(
             f"cannot resume {resume!r}: no run log of that run id in {str(folder)!r}; give the log's path, "
             f"or set {core_env.TRAINSCOPE_LOG_DIR} to the folder the run wrote its log to"
         )
-    if len({_first_run_id(candidate) for candidate in found}) > 1:
+    if len({ids[candidate] for candidate in found}) > 1:
         names = ", ".join(candidate.name for candidate in found[:5])
         raise ResumeError(
             f"cannot resume {resume!r}: several runs' ids begin so ({names}); give more of the id"

@@ -160,9 +160,8 @@ class MlflowRunLogger:
         run_id = str(found[0].info.run_id)
         self._params_logged = set(found[0].data.params)
         self.client.update_run(run_id, status="RUNNING")
-        point = run.resumed
-        resumes = 1 if point is None else point.resumes + 1
-        self.client.set_tag(run_id, RESUMES_TAG, str(resumes))
+        assert run.resumed is not None
+        self.client.set_tag(run_id, RESUMES_TAG, str(run.resumed.resumes + 1))
         return run_id
 
     def _experiment_id(self, run_name: str) -> str:
@@ -195,7 +194,7 @@ class MlflowRunLogger:
         ]
         if params:
             self.client.log_batch(self.run_id, params=params)
-        if run.model is not None and not self._params_logged and run.resumed is None:
+        if run.model is not None and run.resumed is None:  # a resumed run's MLflow run has it
             self.client.log_text(self.run_id, architecture_text(run.name, run.model), ARCHITECTURE_ARTIFACT)
 
     # -- during the run (training thread: spool only) ---------------------------

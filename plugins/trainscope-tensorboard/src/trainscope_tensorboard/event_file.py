@@ -7,6 +7,7 @@ the run, :meth:`EventFile.reattach` creates it again with every event written so
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -35,14 +36,13 @@ def record(data: bytes) -> bytes:
 def _new_file(folder: Path, name: str) -> tuple[Path, BinaryIO]:
     """A new file ``name`` in ``folder``, or ``name.1``, ``name.2``... when a file took the name
     (a run resumed within the second it stopped)."""
-    for n in range(100):
+    for n in itertools.count():
         path = folder / (name if n == 0 else f"{name}.{n}")
         try:
             return path, open(path, "xb+")
         except FileExistsError:
             continue
-    path = folder / name
-    return path, open(path, "xb+")
+    raise AssertionError("unreachable")
 
 
 class EventFile:
