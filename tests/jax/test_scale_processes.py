@@ -252,7 +252,7 @@ def test_a_failure_in_process_1_ends_process_0_with_its_log_failed(tmp_path: Pat
     end = events(log)[-1]
     assert (end["event"], end["status"]) == ("run_end", "failed")
     assert end["error"] == "PeerFailure: process 1 of 2 failed: OSError: image 7 is corrupt"
-    assert [process.returncode for process in processes] == [1, 1]
+    assert [process.returncode for process in processes] == [1, 1], [error[-3000:] for _, error in outputs]
     assert "OSError: image 7 is corrupt" in outputs[1][1]
     assert took < 240
 
