@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trainscope import MetricAlertError, ResumeError, RunEndedError, Terminated, create_plugin_manager
+from trainscope import MetricAlertError, ResumeError, Terminated, create_plugin_manager
 from trainscope.cli import CliContext
 from trainscope.log_files import log_directory, log_directory_set
 from trainscope.signals import INTERRUPTED_EXIT_CODE
@@ -178,11 +178,9 @@ def train_command(
         raise
     except BaseException as exc:
         if joined:  # only then is JAX loaded whole: an interrupt during its import must not import it again
-            from trainscope_jax.training.peers import await_exit_by_watcher, report_failure
+            from trainscope_jax.training.peers import report_failure
 
             report_failure(exc)  # the other processes stop too instead of waiting
-            if isinstance(exc, RunEndedError):
-                await_exit_by_watcher()  # another process failed: the watcher ends this one as such
         raise
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trainscope import EpochSummary, TrainingSession
+from trainscope import EpochSummary, RunEndedError, TrainingSession
 from trainscope.values import check_count
 from trainscope_jax.data.datasets import Dataset
 from trainscope_jax.training.batching import BatchLoader, evaluation_batches, padded_batch, prefetch_to_device
 from trainscope_jax.training.config import TrainerConfig
-from trainscope_jax.training.peers import watch_peers
+from trainscope_jax.training.peers import await_exit_by_watcher, watch_peers
 from trainscope_jax.training.run_report import StepFlops
 from trainscope_jax.training.sharding import DataParallel
 from trainscope_jax.training.steps import TrainingSteps
@@ -142,6 +142,10 @@ def fit_epochs(
                     checkpoint(epoch)
                 session.print_epoch_summary()
                 history.epochs.append(_epoch_result(epoch, session.epoch_summaries[-1]))
+    except RunEndedError:
+        if watch.ends_process:  # returning would reach JAX's shutdown a second time: it aborts
+            await_exit_by_watcher()
+        raise
     finally:
         session.plugin_manager.unregister(watch)
         on_end()

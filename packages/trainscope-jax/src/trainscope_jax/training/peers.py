@@ -142,6 +142,11 @@ class PeerWatch:
             self._thread = threading.Thread(target=self._watch, name="trainscope-peer-watch", daemon=True)
             self._thread.start()
 
+    @property
+    def ends_process(self) -> bool:
+        """The watcher ended this process's run (another process failed): it ends the process too."""
+        return self._owner == "watcher"
+
     # -- the training thread ends the run ---------------------------------------------
 
     @hookimpl(tryfirst=True)
