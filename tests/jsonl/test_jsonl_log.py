@@ -295,3 +295,21 @@ def test_a_large_batch_keeps_every_step_in_order(log_dir: Path, strict_lines: St
     assert [e["step"] for e in steps] == list(range(1, 1501))
     assert steps[699]["metrics"]["loss"] == "NaN"
     assert steps[1499]["metrics"] == {"loss": 150.0, "accuracy": 0.5}
+
+
+def test_steps_that_leave_a_metric_out_have_no_key_for_it(log_dir: Path, strict_lines: StrictLines) -> None:
+    s = session(refresh_interval=3600, steps_per_epoch=1200)
+    with s:
+        s.start_epoch(1)
+        for step in range(1, 1201):
+            if step <= 600:
+                s.update_training_progress(step)  # no metric at all
+            elif step % 3:
+                s.update_training_progress(step, 1.0 / step)
+            else:
+                s.update_training_progress(step, 1.0 / step, grad_norm=float(step))
+    steps = [e for e in strict_lines(only_log(log_dir)) if e["event"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 1201))
+    assert steps[0]["metrics"] == {}
+    assert steps[600]["metrics"] == {"loss": 1.0 / 601}
+    assert steps[602]["metrics"] == {"loss": 1.0 / 603, "grad_norm": 603.0}

@@ -67,6 +67,17 @@ def test_partial_progress_and_metrics_as_given() -> None:
     ), line
 
 
+def test_metrics_changed_in_place_show_their_new_values() -> None:
+    out = io.StringIO()
+    bar = ProgressBar("Training", 10, file=out, line_interval=3600)
+    metrics = {"loss": 2.0}
+    bar.update(5, metrics)
+    metrics["loss"] = 0.5  # the bar keeps the mapping it was given
+    bar.finish()
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith("loss=0.5]"), line
+
+
 def test_settings_change_the_next_frame() -> None:
     bar = ProgressBar("Training", 10, file=io.StringIO())
     bar.update(5)

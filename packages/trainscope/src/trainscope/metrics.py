@@ -206,6 +206,9 @@ class StepBuffer:
         return columns
 
 
+_FLOAT_OR_MISSING = frozenset((float, type(None)))
+
+
 def convert_buffer(
     buffer: StepBuffer, clock_offset: float, known: list[float] | None = None
 ) -> tuple[StepRecords, MetricValueError | None]:
@@ -224,9 +227,9 @@ def convert_buffer(
     columns = buffer.columns()
     # a device step is known when it was found computed: always after it was reported
     times = [t + clock_offset for t in (buffer.times if known is None else known)]
-    values = [v for column in columns.values() for v in column if v is not None]
-    if all(type(v) is float for v in values):
+    if all(set(map(type, column)) <= _FLOAT_OR_MISSING for column in columns.values()):
         return StepRecords(buffer.steps, times, columns), None
+    values = [v for column in columns.values() for v in column if v is not None]
     try:
         converted = _convert_values(values)
     except Exception:  # noqa: BLE001 - find the failing values one by one below

@@ -81,14 +81,19 @@ class ProgressBar:
     # -- progress --------------------------------------------------------------
 
     def update(self, step: int, metrics: Mapping[str, float] | None = None) -> None:
-        """Move to ``step`` (steps done so far) and show ``metrics``; ignored once finished."""
+        """Move to ``step`` (steps done so far) and show ``metrics``; ignored once finished.
+
+        The bar keeps ``metrics`` itself, not a copy, and reads it when it redraws: a mapping
+        changed in place after the call shows its new values at the next redraw.
+        """
         with self._lock:
             meter = self._meter
             if meter.disable:
                 return
             if metrics is not None:
-                meter.ts_metrics = dict(metrics)
-            meter.ts_note = None
+                meter.ts_metrics = metrics
+            if meter.ts_note is not None:
+                meter.ts_note = None
             delta = step - meter.n
             if delta > 0:
                 meter.update(delta)

@@ -81,9 +81,9 @@ class Meter(std_tqdm):
         if self.ts_note is not None and not metrics:
             return self.ts_note
         formatted_for, text = self._ts_formatted
-        if metrics is not formatted_for:
+        if metrics != formatted_for:  # compared by value: the caller's mapping may change in place
             text = format_postfix(metrics) if metrics else ""
-            self._ts_formatted = (metrics, text)
+            self._ts_formatted = (dict(metrics) if metrics else None, text)
         return text
 
     @property
