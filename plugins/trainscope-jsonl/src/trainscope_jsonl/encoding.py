@@ -129,11 +129,12 @@ def encode_steps(prefix: bytes, records: StepRecords) -> list[bytes]:
     separators = _separators(prefix, list(metrics))
     chunks = []
     for i in range(0, len(steps), CHUNK):
-        columns = [steps[i : i + CHUNK], times[i : i + CHUNK]]
+        chunk_steps, chunk_times = steps[i : i + CHUNK], times[i : i + CHUNK]
+        columns: list[Sequence[Any]] = [chunk_steps, chunk_times]
         columns += [column[i : i + CHUNK] for column in metrics.values()]
         chunk = _encode_columns(separators, columns)
         if chunk is None:  # a missing metric, or a value that is not finite
-            chunk = _encode_chunk(prefix, columns[0], columns[1], records.metric_dicts()[i : i + CHUNK])
+            chunk = _encode_chunk(prefix, chunk_steps, chunk_times, records.metric_dicts()[i : i + CHUNK])
         chunks.append(chunk)
     return chunks
 
