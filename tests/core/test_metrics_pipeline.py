@@ -166,6 +166,18 @@ def test_device_scalars_of_any_dtype_and_count_come_back_in_order(count: int) ->
     assert fetch_scalars(arrays) == expected
 
 
+def test_flushes_of_every_size_compile_two_stacks_at_most() -> None:
+    jax = pytest.importorskip("jax")
+    from trainscope.device_arrays import _stacker, fetch_scalars
+
+    jnp = jax.numpy
+    arrays = [jnp.asarray(i, dtype=jnp.float16) for i in range(600)]  # a dtype no other test stacks
+    before = _stacker()._cache_size()
+    for count in (1, 2, 3, 5, 9, 17, 33, 65, 129, 257, 600):
+        assert fetch_scalars(arrays[:count]) == [float(i) for i in range(count)]
+    assert _stacker()._cache_size() - before <= 2
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float8_e4m3fn", "float8_e5m2"])
 def test_low_precision_floats_are_numbers(recorder: Any, dtype: str) -> None:
     jax = pytest.importorskip("jax")
