@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, and print its figures.
 
-hatch run bench [overhead] [peers] [training] [frameworks] [scale]
+hatch run bench [overhead] [peers] [training] [first_step] [frameworks] [scale]
 hatch run bench compare --base REF   (the per-step cost of REF and the working tree, side by side)
 hatch run bench mfu [--batch-sizes ...]   (throughput and MFU of catdog-cnn; meant for a GPU)
 """
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "overhead": HERE / "overhead.py",
     "peers": HERE / "peers.py",
     "training": HERE / "training.py",
+    "first_step": HERE / "first_step.py",
     "frameworks": HERE / "frameworks.py",
     "scale": HERE / "scale.py",
 }

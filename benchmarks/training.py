@@ -1,4 +1,4 @@
-"""Training throughput: ``ModelTrainer.fit`` with every reporter against a hand-written loop.
+"""Training throughput: ``ModelTrainer.fit`` with every reporter against a hand-written loop and Keras.
 
 The hand-written loop is what a user would write instead: the same network (digits-cnn)
 in plain jax + optax, the same data and batch size, one jit-compiled step with donated
@@ -14,7 +14,8 @@ start of epoch 2 to its end (compilation, plugin loading and the architecture pr
 come before). Steps per second are medians over the rounds; ratios are medians of each
 round's ratio. Also shown: ``fit`` with no reporter (in memory and decoded), ``fit``
 reading decoded data on a thread, and the hand loop reading the loss every step
-(``float(loss)``).
+(``float(loss)``), and, when Keras 3 is installed, its ``model.fit`` on the JAX backend
+with the same network, optimizer, batch and arrays (in memory), with its progress bar.
 
     python benchmarks/training.py [--rounds R] [--data synthetic|digits] [--epochs E] [--batch-size B]
 """
@@ -145,6 +146,58 @@ def hand_written_loop(batch_size: int, learning_rate: float, seed: int) -> Calla
     return run
 
 
+def keras_fit(data: Any, batch_size: int, learning_rate: float, seed: int) -> Callable[[int], float] | None:
+    """Keras 3 ``model.fit`` (JAX backend) of the same network on the same arrays, with its own
+    progress bar (``verbose=1``); returns ``run(epochs)``, or None when Keras is not installed."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    if keras.backend.backend() != "jax":
+        return None
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    images = np.transpose(np.asarray(data.images, dtype=np.float32), (0, 2, 3, 1))  # channels last
+    labels = np.asarray(data.labels)
+    steps = len(images) // batch_size
+    images, labels = images[: steps * batch_size], labels[: steps * batch_size]
+
+    class Timer(keras.callbacks.Callback):  # type: ignore[misc, unused-ignore]
+        start = end = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            if epoch == 1:  # Keras counts epochs from 0: the second one
+                Timer.start = time.perf_counter()
+
+        def on_train_end(self, logs: Any = None) -> None:
+            Timer.end = time.perf_counter()
+
+    def run(epochs: int) -> float:
+        with quiet():
+            model.fit(images, labels, batch_size=batch_size, epochs=epochs, verbose=1, callbacks=[Timer()])
+        return steps * (epochs - 1) / (Timer.end - Timer.start)
+
+    return run
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -239,6 +292,10 @@ def main(argv: list[str] | None = None) -> None:
         "decoded/fit, read on a thread": fit(decoded, epochs, True, threaded),
         "decoded/hand-written loop": lambda: hand(decoded, epochs),
     }
+    keras_run = keras_fit(train, bs, lr, seed)
+    if keras_run is not None:
+        configs["memory/Keras 3 fit (JAX backend)"] = lambda: keras_run(epochs)
+        keras_run(2)  # compile and warm up
     print(
         f"device: {choice.device} ({choice.reason}); jax {jax.__version__}; {os.cpu_count()} CPUs\n"
         f"digits-cnn, batch {bs}, {args.data} data: {len(train) // bs} steps/epoch in memory, "
@@ -273,6 +330,11 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"  fit (every reporter) / hand-written loop, {data:<7}: "
             f"{ratio(f'{data}/fit, every reporter', f'{data}/hand-written loop')}"
+        )
+    if keras_run is not None:
+        print(
+            f"  fit (every reporter) / Keras 3 fit, memory: "
+            f"{ratio('memory/fit, every reporter', 'memory/Keras 3 fit (JAX backend)')}"
         )
     print(
         f"  hand loop reading the loss every step / not reading it: "
