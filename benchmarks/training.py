@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from keras_model import keras_digits_cnn
 
 from trainscope import hookimpl
 
@@ -157,24 +158,7 @@ def keras_fit(data: Any, batch_size: int, learning_rate: float, seed: int) -> Ca
     if keras.backend.backend() != "jax":
         return None
     keras.utils.set_random_seed(seed)
-    layers = keras.layers
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            layers.Conv2D(32, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(10),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model = keras_digits_cnn(learning_rate)
     images = np.transpose(np.asarray(data.images, dtype=np.float32), (0, 2, 3, 1))  # channels last
     labels = np.asarray(data.labels)
     steps = len(images) // batch_size
