@@ -12,6 +12,7 @@ import pytest
 from numpy.typing import NDArray
 
 from trainscope import EpochSummary, PhaseHealth, TrainingSession, hookimpl
+from trainscope.health.figures import MIN_SECONDS
 from trainscope_jax import ArrayDataset, Linear, ModelTrainer, Sequential, TrainerConfig, synthetic_dataset
 
 pytestmark = pytest.mark.slow
@@ -63,13 +64,18 @@ def test_fit_on_a_slow_data_set_is_input_bound() -> None:
 
 
 def test_fit_with_a_heavy_step_is_compute_bound() -> None:
-    data = synthetic_dataset(64 * 30, (1024,), 2)
     layers = [("fc1", Linear(1024, 2048)), ("fc2", Linear(2048, 2048)), ("fc3", Linear(2048, 2))]
     model = Sequential(layers, input_shape=(1024,), name="Heavy")
-    summaries = Summaries()
     with ModelTrainer(model, TrainerConfig(batch_size=64, platform="cpu")) as trainer:
-        trainer.fit(data, epochs=2, plugins=[summaries])
+        probe = Summaries()  # how long a step takes on this machine, to size an epoch worth judging
+        trainer.fit(synthetic_dataset(64 * 12, (1024,), 2), epochs=1, plugins=[probe])
+        step_time = last_health(probe).step_time_median
+        assert step_time is not None
+        steps = max(30, int(3 * MIN_SECONDS / step_time))  # well over the shortest phase judged
+        summaries = Summaries()
+        trainer.fit(synthetic_dataset(64 * steps, (1024,), 2), epochs=2, plugins=[summaries])
     health = last_health(summaries)
+    assert health.judged, health
     assert health.verdict == "compute-bound", health
     assert health.data_share is not None
     assert health.data_share < 0.1
