@@ -313,3 +313,16 @@ def test_steps_that_leave_a_metric_out_have_no_key_for_it(log_dir: Path, strict_
     assert steps[0]["metrics"] == {}
     assert steps[600]["metrics"] == {"loss": 1.0 / 601}
     assert steps[602]["metrics"] == {"loss": 1.0 / 603, "grad_norm": 603.0}
+
+
+def test_a_run_without_metrics_has_an_empty_metrics_object_per_step(
+    log_dir: Path, strict_lines: StrictLines
+) -> None:
+    s = session(refresh_interval=3600, steps_per_epoch=700)
+    with s:
+        s.start_epoch(1)
+        for step in range(1, 701):  # more than one chunk of lines, none with a metric
+            s.update_training_progress(step)
+    steps = [e for e in strict_lines(only_log(log_dir)) if e["event"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 701))
+    assert all(e["metrics"] == {} for e in steps)

@@ -56,14 +56,14 @@ def test_a_folder_that_cannot_be_created_again_is_said_and_training_goes_on(tens
     def replace_folder_by_file(epoch: int) -> None:
         if epoch != 1:
             return
-        while True:  # the writer thread may create the folder again meanwhile: remove it again
+        while True:
             shutil.rmtree(tensorboard_dir, ignore_errors=True)
             try:
                 with tensorboard_dir.open("x") as file:
                     file.write("a file where the folder was")
-                return
-            except FileExistsError:
+            except FileExistsError:  # the writer thread created the folder again meanwhile
                 continue
+            return
 
     session = trainscope.TrainingSession("Net", 3, 2, plugins=["tensorboard"])
     with warnings.catch_warnings(record=True) as caught:

@@ -102,9 +102,8 @@ def _separators(prefix: bytes, names: Sequence[str]) -> tuple[list[bytes], bytes
 
 
 def _encode_columns(separators: tuple[list[bytes], bytes], columns: Sequence[Sequence[Any]]) -> bytes | None:
-    """One chunk's lines from its columns (steps, times, metrics), or None to take the slow path."""
-    if not columns[0]:
-        return b""
+    """One chunk's lines from its columns (steps, times, metrics; at least one step), or None to
+    take the slow path."""
     encoded = []
     for column in columns:
         pieces = _column(column)
