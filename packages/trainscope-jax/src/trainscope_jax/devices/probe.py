@@ -85,9 +85,10 @@ def installed_plugins() -> tuple[PluginInfo, ...]:
     for entry_point in metadata.entry_points(group="jax_plugins"):
         dist = getattr(entry_point, "dist", None)
         modules[entry_point.value.split(":")[0]] = dist.metadata["Name"] if dist is not None else None
-    owners = _namespace_owners()
-    for name in _namespace_modules():
-        if modules.get(name) is None:
+    unowned = [name for name in _namespace_modules() if modules.get(name) is None]
+    if unowned:  # only then: reading every distribution's file list takes a second or more
+        owners = _namespace_owners()
+        for name in unowned:
             modules[name] = owners.get(name)
     plugins = []
     for module, dist_name in sorted(modules.items()):
@@ -116,9 +117,18 @@ def _namespace_modules() -> list[str]:
 
 
 def _namespace_owners() -> dict[str, str]:
+    """The distribution that installed each module of the ``jax_plugins`` namespace package.
+
+    Only the distributions whose file list names ``jax_plugins`` are parsed: building every
+    distribution's list of files (what ``packages_distributions`` does) takes a second or more.
+    """
     owners: dict[str, str] = {}
-    for dist_name in metadata.packages_distributions().get("jax_plugins", []):
-        for file in metadata.distribution(dist_name).files or []:
+    for dist in metadata.distributions():
+        listing = dist.read_text("RECORD") or dist.read_text("installed-files.txt") or ""
+        if "jax_plugins" not in listing:
+            continue
+        dist_name = dist.metadata["Name"]
+        for file in dist.files or []:
             parts = file.parts
             if len(parts) >= 2 and parts[0] == "jax_plugins":
                 name = parts[1].removesuffix(".py")

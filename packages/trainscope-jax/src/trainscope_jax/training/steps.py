@@ -9,6 +9,7 @@ across several devices.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -65,6 +66,15 @@ class TrainState(NamedTuple):
     opt_state: Any
     key: jax.Array
     step: jax.Array
+
+
+def _fresh_optimizer_state(
+    optimizer: optax.GradientTransformation, dtype: jnp.dtype, params: Params
+) -> tuple[Params, Any, jax.Array]:
+    """The parameters cast to ``dtype``, the optimizer's first state and the step count, as one
+    compiled program: run op by op, they would compile one small program per shape."""
+    params = jax.tree.map(lambda a: a.astype(dtype), params)
+    return params, optimizer.init(params), jnp.zeros((), jnp.int32)
 
 
 def checked_loss(loss: LossFunction | None) -> LossFunction:
@@ -145,8 +155,8 @@ class TrainingSteps:
         self.transfer: bool = self.device.platform != "cpu" or parallel.multi_process
         init_key, step_key = jax.random.split(jax.random.key(seed))
         params, model_state = adapter.init(init_key)
-        params = jax.tree.map(lambda a: a.astype(dtype), params)
-        state = TrainState(params, model_state, optimizer.init(params), step_key, jnp.zeros((), jnp.int32))
+        params, opt_state, step = jax.jit(partial(_fresh_optimizer_state, optimizer, dtype))(params)
+        state = TrainState(params, model_state, opt_state, step_key, step)
         self.state: TrainState | None = self._placed(state)
         """None once the trainer is cleaned up."""
         replicated, split = parallel.replicated, parallel.batch
