@@ -174,3 +174,25 @@ def test_layers_that_do_not_fit_together_name_the_layer() -> None:
         Sequential([Conv2d(3, 2, 3)], input_shape=(1, 4, 4))
     with pytest.raises(ValueError, match="unique"):
         Sequential([("a", ReLU()), ("a", ReLU())], input_shape=(2,))
+
+
+def test_initial_values_follow_the_key_within_the_layers_bounds() -> None:
+    model = Sequential([Conv2d(1, 4, 3), Flatten(), Linear(4 * 4 * 4, 3)], input_shape=(1, 6, 6))
+    first, again, other = (model.init(jax.random.key(seed)) for seed in (0, 0, 1))
+    for name in ("conv1", "fc1"):
+        weight = np.asarray(first.params[name]["weight"])
+        assert weight.dtype == np.float32
+        np.testing.assert_array_equal(weight, np.asarray(again.params[name]["weight"]))
+        assert not np.array_equal(weight, np.asarray(other.params[name]["weight"]))
+        np.testing.assert_array_equal(np.asarray(first.params[name]["bias"]), 0.0)
+    conv_bound = np.sqrt(6 / 9)  # fan in: 1 channel, 3 x 3
+    assert np.abs(np.asarray(first.params["conv1"]["weight"])).max() < conv_bound
+    assert np.abs(np.asarray(first.params["fc1"]["weight"])).max() < np.sqrt(6 / 64)
+    assert np.asarray(first.params["fc1"]["weight"]).std() > 0.3 * np.sqrt(6 / 64) / np.sqrt(3)
+
+
+def test_an_init_traced_inside_jit_gives_arrays_of_the_same_shapes() -> None:
+    model = Sequential([Conv2d(1, 4, 3), Flatten(), Linear(4 * 4 * 4, 3)], input_shape=(1, 6, 6))
+    traced = jax.jit(model.init)(jax.random.key(0))
+    eager = model.init(jax.random.key(0))
+    assert jax.tree.map(np.shape, traced.params) == jax.tree.map(np.shape, eager.params)
