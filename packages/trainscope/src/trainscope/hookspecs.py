@@ -41,6 +41,20 @@ def trainscope_train_start(run: RunInfo) -> None:
 
 
 @hookspec
+def trainscope_train_ready(run: RunInfo) -> None:
+    """Called once, after ``train_start`` and before the run's first step runs.
+
+    A reporter whose start is slow (an import, a connection) may run it in the background
+    from ``train_start`` and wait for it here: a :class:`~trainscope.PluginFatalError` raised
+    here still stops the run before any step. The session calls it right after
+    ``train_start``, unless the loop deferred it (``TrainingSession.defer_ready``: ``fit``
+    does, and calls it once its first step is compiled, so the start overlaps the compilation).
+
+    :param run: the run.
+    """
+
+
+@hookspec
 def trainscope_train_end(run: RunInfo, status: RunStatus, error: BaseException | None) -> None:
     """Called exactly once, when the run ends, after every buffered step was reported.
 

@@ -253,6 +253,9 @@ class PluginManager:
     def train_start(self, run: RunInfo) -> None:
         self._call("trainscope_train_start", run=run)
 
+    def train_ready(self, run: RunInfo) -> None:
+        self._call("trainscope_train_ready", run=run)
+
     def epoch_start(self, run: RunInfo, epoch: int) -> None:
         self._call("trainscope_epoch_start", run=run, epoch=epoch)
 

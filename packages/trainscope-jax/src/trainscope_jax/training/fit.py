@@ -128,6 +128,7 @@ def fit_epochs(
     """
     history = FitHistory()
     watch = watch_peers(session)  # with several processes: one fails, all end, the log says so
+    session.defer_ready()  # the reporters' start overlaps the first step's compilation
     try:
         with session:
             for epoch in range(start, epochs + 1):
@@ -180,7 +181,8 @@ def _train_epoch(
             called = clock()
             data_wait += called - fetched
             if step == 1 and first:  # every fit has a session of its own
-                flops.hand_to(session, steps, data.config, inputs, labels)
+                flops.hand_to(session, steps, data.config, inputs, labels)  # compiles the step
+                session.ready()  # the reporters' start is done (or stops the run) before it runs
             loss, accuracy, extras = steps.train(inputs, labels)
             if step > 1 or not first:  # the fit's first call compiles the step: no wait for the device
                 device_wait += clock() - called  # dispatch waits when the device is behind

@@ -148,6 +148,25 @@ class TrainingSession(loops.LoopHelpers):
         """Start the run (fires ``trainscope_train_start``); does nothing if started."""
         self._lifecycle.start()
 
+    def defer_ready(self) -> None:
+        """Let the loop say when its first step is about to run: :meth:`ready`, not the start.
+
+        Call it before the run starts. The reporters' ``trainscope_train_ready`` (where a
+        reporter that starts in the background, MLflow's import and connection, waits for
+        that start) then runs at :meth:`ready`, so the start overlaps what the loop does first:
+        compiling its step, say. Steps reported without :meth:`ready` call it first.
+        """
+        self._lifecycle.defer_ready()
+
+    def ready(self) -> None:
+        """The first step is about to run: wait for the reporters' start (``trainscope_train_ready``).
+
+        Needed only after :meth:`defer_ready`; once per run, later calls do nothing. A
+        reporter's start that failed (an MLflow store that cannot be reached) ends the run
+        as ``failed`` here, before any step.
+        """
+        self._lifecycle.ready()
+
     def finish_training(self) -> None:
         """End the open phases and epoch, then the run as ``completed``; idempotent."""
         self._lifecycle.finish()

@@ -38,8 +38,30 @@ class Lifecycle:
         self._signals.install()
         try:
             self.owner.tell(self.hooks.train_start, self.run)
+            if not self.phases.ready_deferred:
+                self.phases.ready()
         except BaseException as exc:  # a fatal reporter error, Ctrl-C during the printout...
             self.abort(status_of(exc), exc)  # every reporter that started closes cleanly
+            raise
+
+    def defer_ready(self) -> None:
+        """See :meth:`trainscope.TrainingSession.defer_ready`."""
+        self.owner.check("defer_ready")
+        if self.phases.state is not State.NEW:
+            raise SessionStateError(
+                "defer_ready() called after the run started: call it before start_training() "
+                "or the with block"
+            )
+        self.phases.ready_deferred = True
+
+    def ready(self) -> None:
+        """See :meth:`trainscope.TrainingSession.ready`."""
+        self.owner.check("ready")
+        self.require_started("ready")
+        try:
+            self.phases.ready()
+        except BaseException as exc:  # a reporter's start failed: no step has run
+            self.abort(status_of(exc), exc)
             raise
 
     def require_started(self, method: str) -> None:
@@ -56,6 +78,7 @@ class Lifecycle:
         self.owner.check("finish_training")
         self.require_started("finish_training")
         try:
+            self.phases.ready()  # a run that deferred it and ends without a step
             self.phases.finish()
         except BaseException as exc:  # the last flush or a reporter failed: end the run as such
             self.abort(status_of(exc), exc)

@@ -74,6 +74,9 @@ class Phases:
         self.helper_steps: dict[PhaseName, int] = {"train": 0, "validation": 0}
         self.epoch_summaries: list[EpochSummary] = []
         self.evaluations: list[EvaluationSummary] = []
+        self.ready_deferred = False
+        """Whether ``train_ready`` waits for the loop (``TrainingSession.defer_ready``)."""
+        self._ready = False
 
     # -- transitions -------------------------------------------------------------------
 
@@ -91,6 +94,12 @@ class Phases:
     def start(self) -> None:
         self.state = self._next(Event.START, "start_training")
         self.intervals.started_at = self.clock()
+
+    def ready(self) -> None:
+        """Tell the reporters the first step is about to run (``train_ready``), once per run."""
+        if not self._ready:
+            self._ready = True
+            self._tell(self.hooks.train_ready, self.run)
 
     def finish(self) -> None:
         """End what is open (the last flush included), then the run as completed."""
@@ -271,6 +280,8 @@ class Phases:
 
     def add_batch(self, records: StepRecords, taken: StepBuffer, on_device: bool) -> None:
         """A flushed batch of the open phase: update its figures and hand it to the reporters."""
+        if not self._ready:  # a loop that deferred it and reports steps without calling it
+            self.ready()
         phase = self.phase
         assert phase is not None
         count = len(taken)
