@@ -27,6 +27,7 @@ def test_environment_variable_documented(name: str) -> None:
 def test_hook_names_are_the_designed_ones() -> None:
     assert set(hookspecs.HOOK_NAMES) == {
         "trainscope_train_start",
+        "trainscope_train_ready",
         "trainscope_epoch_start",
         "trainscope_phase_start",
         "trainscope_progress",
