@@ -95,6 +95,16 @@ def own_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
+def server_down(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``MLFLOW_TRACKING_URI`` set to a port on 127.0.0.1 where nothing listens; its URI."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
     """A fresh working folder (MLflow's local artifacts go there) and an experiment of this test's own."""
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,6 @@ compilation, and a store that cannot be used still stops the run before any step
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +21,8 @@ def digits_like(count: int) -> ArrayDataset:
 
 
 def test_a_store_that_is_down_stops_fit_before_its_first_step(
-    isolated: Path, monkeypatch: pytest.MonkeyPatch
+    server_down: str, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        uri = f"http://127.0.0.1:{closed.getsockname()[1]}"  # nothing listens there
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("TRAINSCOPE_LOG_DIR", str(isolated / "runs"))
     with ModelTrainer(create_model("mlp", (1, 8, 8), 10), TrainerConfig(batch_size=16)) as trainer:
         with pytest.raises(MlflowTrackingError, match="cannot reach the MLflow tracking server"):

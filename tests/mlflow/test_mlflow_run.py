@@ -178,15 +178,9 @@ def start_expecting_error(**kwargs: Any) -> tuple[str, Epochs, float]:
     return str(raised.value), epochs, time.monotonic() - began
 
 
-def test_a_server_that_is_down_is_reported_before_training(
-    isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        uri = f"http://127.0.0.1:{closed.getsockname()[1]}"  # nothing listens there
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+def test_a_server_that_is_down_is_reported_before_training(server_down: str) -> None:
     message, epochs, seconds = start_expecting_error()
-    assert f"cannot reach the MLflow tracking server {uri!r}" in message
+    assert f"cannot reach the MLflow tracking server {server_down!r}" in message
     assert "Connection refused" in message
     assert "TRAINSCOPE_DISABLE_PLUGINS=mlflow" in message
     assert epochs.started == []
